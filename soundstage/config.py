@@ -1,0 +1,104 @@
+"""One Settings object for the whole studio, read from `SOUNDSTAGE_*` variables and `.env`.
+
+Media engines never import this module: doors and workflows read settings and pass
+explicit parameters down.
+"""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SOUNDFONT_CANDIDATES = (
+    Path("/usr/share/sounds/sf2/FluidR3_GM.sf2"),
+    Path("/usr/share/soundfonts/FluidR3_GM.sf2"),
+    Path("/usr/share/sounds/sf2/default-GM.sf2"),
+)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SOUNDSTAGE_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(Path("data"), description="Folder for the database, files and temp work")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL; SQLite in data_dir if unset"
+    )
+    secret_key: str | None = Field(
+        None, description="Signs tokens; generated into data_dir if unset"
+    )
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    access_token_ttl_s: int = 15 * 60
+    refresh_token_ttl_s: int = 7 * 24 * 3600
+    allow_registration: bool = Field(True, description="False for a single-user install")
+    signed_link_ttl_s: int = 3600
+
+    job_workers: int = Field(1, ge=1, description="Embedded runner threads in the server process")
+    job_max_attempts: int = Field(3, ge=1)
+    job_retry_base_s: float = Field(2.0, ge=0)
+
+    soundfont: Path | None = Field(
+        None, description="General-MIDI SoundFont; auto-detected if unset"
+    )
+    mp3_quality: int = Field(5, ge=0, le=9, description="LAME algorithm quality, 0 best, 9 fastest")
+
+    ambient_min_duration_s: float = 30.0
+    ambient_max_duration_s: float = 3 * 3600.0
+    batch_max_items: int = 50
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'soundstage.db').resolve()}"
+
+    @property
+    def files_dir(self) -> Path:
+        return self.data_dir / "files"
+
+    @property
+    def tmp_dir(self) -> Path:
+        return self.data_dir / "tmp"
+
+    def resolved_secret_key(self) -> str:
+        """The configured key, else one generated once and kept in the data folder."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.data_dir / "secret_key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(secrets.token_urlsafe(48))
+            tmp.chmod(0o600)
+            tmp.replace(path)
+        return path.read_text().strip()
+
+    def resolved_soundfont(self) -> Path | None:
+        if self.soundfont:
+            return self.soundfont
+        for candidate in SOUNDFONT_CANDIDATES:
+            if candidate.exists():
+                return candidate
+        return fallback_soundfont()
+
+
+def fallback_soundfont() -> Path | None:
+    """pretty_midi's small GM SoundFont, when that package is installed."""
+    try:
+        import pretty_midi
+
+        path = Path(pretty_midi.__file__).parent / "TimGM6mb.sf2"
+        return path if path.exists() else None
+    except ImportError:
+        return None
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

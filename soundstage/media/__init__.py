@@ -1,0 +1,4 @@
+"""Pure media engines: arrays, paths and parameters in, results out.
+
+Nothing here imports the database, the web framework or the settings object.
+"""
