@@ -1,0 +1,195 @@
+"""Composition → audio, streamed in fixed chunks: layers, reverb bus, master bus, fades.
+
+Every chunk carries the dry stem of each layer, the reverb return (its own stem,
+so the stems sum to the pre-master mix) and the mastered-but-not-yet-normalized
+mix. Chunk size is fixed so the output is identical however it is consumed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pedalboard as pb
+
+from soundstage.media.music.compose import Composition, Layer, TextureLayer
+from soundstage.media.music.sampler import NoteCache, SoundFontSampler, quantize
+from soundstage.media.music.synth import SYNTHS, TEXTURE_CLASSES
+
+CHUNK_FRAMES = 65536
+REVERB_STEM = "reverb"
+
+
+@dataclass
+class RenderedChunk:
+    frame0: int
+    mix: np.ndarray  # (frames, 2) float32, master bus applied, before loudness gain
+    stems: dict[str, np.ndarray]
+
+
+@dataclass
+class _Voice:
+    start: int
+    audio: np.ndarray
+    gain: float
+
+
+class LayerPlayer:
+    """Plays one layer's notes into successive chunks from the note cache."""
+
+    def __init__(self, layer: Layer, note_fn: Callable, cache: NoteCache, sample_rate: int) -> None:
+        self.layer = layer
+        self._note_fn = note_fn
+        self._cache = cache
+        self._sr = sample_rate
+        self._notes = sorted(layer.notes, key=lambda n: (n.start, n.pitch))
+        self._next = 0
+        self._active: list[_Voice] = []
+        gain = 10 ** (layer.gain_db / 20)
+        angle = (layer.pan + 1) * np.pi / 4
+        self._lr = np.array([np.cos(angle), np.sin(angle)], dtype=np.float32) * gain * np.sqrt(2)
+
+    def render(self, frame0: int, frames: int) -> np.ndarray:
+        out = np.zeros((frames, 2), dtype=np.float32)
+        end = frame0 + frames
+        while self._next < len(self._notes):
+            note = self._notes[self._next]
+            start = round(note.start * self._sr)
+            if start >= end:
+                break
+            self._active.append(self._voice(note, start))
+            self._next += 1
+        still: list[_Voice] = []
+        for voice in self._active:
+            lo = max(frame0, voice.start)
+            hi = min(end, voice.start + len(voice.audio))
+            if hi > lo:
+                segment = voice.audio[lo - voice.start : hi - voice.start]
+                out[lo - frame0 : hi - frame0] += segment * voice.gain
+            if voice.start + len(voice.audio) > end:
+                still.append(voice)
+        self._active = still
+        return out * self._lr
+
+    def _voice(self, note, start: int) -> _Voice:
+        velocity, hold, residual = quantize(note.velocity, note.duration, self._sr)
+        key = (self.layer.name, note.pitch, velocity, hold)
+        audio = self._cache.get(key, lambda: self._note_fn(note.pitch, velocity, hold))
+        return _Voice(start, audio, residual)
+
+
+class TexturePlayer:
+    def __init__(self, texture: TextureLayer, seed: int, sample_rate: int) -> None:
+        self.texture = texture
+        self._source = TEXTURE_CLASSES[texture.kind](seed, sample_rate)
+        self._sr = sample_rate
+        self._times = np.array([t for t, _ in texture.intensity])
+        self._values = np.array([v for _, v in texture.intensity])
+        self._gain = 10 ** (texture.gain_db / 20)
+
+    def render(self, frame0: int, frames: int) -> np.ndarray:
+        times = (frame0 + np.arange(frames)) / self._sr
+        intensity = np.interp(times, self._times, self._values)
+        return (self._source.render(frame0, frames, intensity) * self._gain).astype(np.float32)
+
+
+def note_functions(
+    composition: Composition, soundfont: Path | None, sample_rate: int
+) -> dict[str, Callable]:
+    """One note renderer per layer: the SoundFont for GM programs, numpy synths otherwise."""
+    sampler: SoundFontSampler | None = None
+    functions: dict[str, Callable] = {}
+    for layer in composition.layers:
+        instrument = layer.instrument
+        if instrument.synth:
+            kwargs = (
+                {"brightness": composition.style.brightness} if instrument.synth == "pad" else {}
+            )
+            functions[layer.name] = SYNTHS[instrument.synth](sample_rate, **kwargs).render_note
+            continue
+        if sampler is None:
+            if soundfont is None:
+                raise FileNotFoundError("no General-MIDI SoundFont configured or found")
+            sampler = SoundFontSampler(soundfont, sample_rate)
+        functions[layer.name] = _program_fn(sampler, instrument.program)
+    return functions
+
+
+def _program_fn(sampler: SoundFontSampler, program: int) -> Callable:
+    return lambda pitch, velocity, hold: sampler.render_note(program, pitch, velocity, hold)
+
+
+def reverb_bus(space: float) -> pb.Pedalboard:
+    return pb.Pedalboard(
+        [
+            pb.HighpassFilter(180),
+            pb.Reverb(
+                room_size=0.78 + 0.2 * space, damping=0.45, wet_level=1.0, dry_level=0.0, width=1.0
+            ),
+            pb.LowpassFilter(9000),
+        ]
+    )
+
+
+def master_bus(brightness: float) -> pb.Pedalboard:
+    return pb.Pedalboard(
+        [
+            pb.HighpassFilter(28),
+            pb.LowShelfFilter(cutoff_frequency_hz=160, gain_db=1.0),
+            pb.HighShelfFilter(cutoff_frequency_hz=6500, gain_db=-3.5 + 4.5 * brightness),
+            pb.Compressor(threshold_db=-22, ratio=1.8, attack_ms=25, release_ms=300),
+        ]
+    )
+
+
+def fade_envelope(frame0: int, frames: int, total: int, fade_in: int, fade_out: int) -> np.ndarray:
+    """Equal-power fade in at the start and fade out at the end of the track."""
+    index = frame0 + np.arange(frames)
+    rise = np.clip(index / max(fade_in, 1), 0, 1)
+    fall = np.clip((total - index) / max(fade_out, 1), 0, 1)
+    return (np.sin(rise * np.pi / 2) * np.sin(fall * np.pi / 2)).astype(np.float32)
+
+
+def render_chunks(
+    composition: Composition,
+    soundfont: Path | None,
+    sample_rate: int = 44100,
+    cache_bytes: int = 192 * 2**20,
+) -> Iterator[RenderedChunk]:
+    """Yield the whole track as fixed-size chunks; the last one may be shorter."""
+    cache = NoteCache(cache_bytes)
+    functions = note_functions(composition, soundfont, sample_rate)
+    layers = [
+        LayerPlayer(layer, functions[layer.name], cache, sample_rate)
+        for layer in composition.layers
+    ]
+    textures = [
+        TexturePlayer(t, composition.seed * 31 + i, sample_rate)
+        for i, t in enumerate(composition.textures)
+    ]
+    sends = [p.layer.reverb_send for p in layers] + [p.texture.reverb_send for p in textures]
+    reverb = reverb_bus(composition.style.space)
+    master = master_bus(composition.style.brightness)
+    total = round(composition.duration_s * sample_rate)
+    fade_in = int(composition.fade_in_s * sample_rate)
+    fade_out = int(composition.fade_out_s * sample_rate)
+
+    for frame0 in range(0, total, CHUNK_FRAMES):
+        frames = min(CHUNK_FRAMES, total - frame0)
+        stems: dict[str, np.ndarray] = {}
+        send = np.zeros((frames, 2), dtype=np.float32)
+        for player, amount in zip([*layers, *textures], sends, strict=True):
+            audio = player.render(frame0, frames)
+            stems[(player.layer if isinstance(player, LayerPlayer) else player.texture).name] = (
+                audio
+            )
+            send += audio * amount
+        stems[REVERB_STEM] = reverb(send.T, sample_rate, reset=False).T.astype(np.float32)
+        dry = np.sum(list(stems.values()), axis=0, dtype=np.float32)
+        mixed = master(dry.T, sample_rate, reset=False).T
+        envelope = fade_envelope(frame0, frames, total, fade_in, fade_out)[:, None]
+        for name in stems:
+            stems[name] = stems[name] * envelope
+        yield RenderedChunk(frame0, (mixed * envelope).astype(np.float32), stems)
