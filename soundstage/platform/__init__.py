@@ -1,0 +1,1 @@
+"""Shared services: db, accounts, jobs, storage, and HTTP helpers for routers."""

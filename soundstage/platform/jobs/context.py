@@ -1,0 +1,100 @@
+"""`JobContext`: what a running handler gets — its job, settings, storage, and progress."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from soundstage.config import Settings
+from soundstage.platform.db import Database
+from soundstage.platform.jobs.errors import JobCancelled, JobInterrupted
+from soundstage.platform.jobs.models import Job, JobState
+from soundstage.platform.storage.base import Storage
+
+
+class JobContext:
+    """Handed to `handler(ctx, payload)` for one attempt of one job.
+
+    `progress()` writes at most every `min_interval_s` (stage changes and 100 %
+    always), and doubles as the cancellation point.
+    """
+
+    min_interval_s: float = 0.5
+
+    def __init__(
+        self,
+        job: Job,
+        *,
+        db: Database,
+        settings: Settings,
+        storage: Storage,
+        stopping: threading.Event | None = None,
+    ) -> None:
+        self.job_id = job.id
+        self.job_type = job.type
+        self.owner_id = job.owner_id
+        self.attempt = job.attempts
+        self.max_attempts = job.max_attempts
+        self.payload: dict[str, Any] = dict(job.payload or {})
+        self.db = db
+        self.settings = settings
+        self.storage = storage
+        self._stopping = stopping or threading.Event()
+        self._started = time.monotonic()
+        self._last_write = float("-inf")
+        self._last_stage: str | None = None
+
+    def session(self) -> Session:
+        """A new database session for the handler's own reads and writes (commit it)."""
+        return self.db.session()
+
+    def progress(self, pct: float, stage: str | None = None, eta_s: float | None = None) -> None:
+        """Record progress (0–100) and stage; raises JobCancelled if cancellation was asked.
+
+        Without `eta_s`, the ETA is estimated from the time elapsed in this attempt.
+        """
+        if self._stopping.is_set():
+            raise JobInterrupted("the job runner is stopping")
+        pct = min(100.0, max(0.0, float(pct)))
+        stage = self._last_stage if stage is None else stage
+        now = time.monotonic()
+        due = now - self._last_write >= self.min_interval_s
+        if not (due or stage != self._last_stage or pct >= 100.0):
+            return
+        if eta_s is None:
+            eta_s = self._estimate_eta(pct, now)
+        self._last_write, self._last_stage = now, stage
+        values: dict[str, Any] = {"progress": pct, "eta_s": eta_s}
+        if stage is not None:
+            values["stage"] = stage[:200]
+        with self.db.session() as session:
+            session.execute(
+                update(Job)
+                .where(Job.id == self.job_id, Job.state == JobState.RUNNING)
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
+            cancelled = session.scalar(select(Job.cancel_requested).where(Job.id == self.job_id))
+            session.commit()
+        if cancelled:
+            raise JobCancelled("cancelled by request")
+
+    def check_cancelled(self) -> None:
+        """Raise JobCancelled now if cancellation was requested (no progress write)."""
+        if self._stopping.is_set():
+            raise JobInterrupted("the job runner is stopping")
+        with self.db.session() as session:
+            if session.scalar(select(Job.cancel_requested).where(Job.id == self.job_id)):
+                raise JobCancelled("cancelled by request")
+
+    def _estimate_eta(self, pct: float, now: float) -> float | None:
+        if pct >= 100.0:
+            return 0.0
+        if pct <= 0.0:
+            return None
+        elapsed = now - self._started
+        return round(elapsed * (100.0 - pct) / pct, 1)

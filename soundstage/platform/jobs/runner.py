@@ -1,0 +1,208 @@
+"""`EmbeddedRunner`: a pool of threads in the server process that runs queued jobs."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from typing import Any
+
+from soundstage.config import Settings
+from soundstage.platform.db import Database, utcnow
+from soundstage.platform.jobs import service
+from soundstage.platform.jobs.context import JobContext
+from soundstage.platform.jobs.errors import JobCancelled, JobInterrupted, TransientJobError
+from soundstage.platform.jobs.models import Job, JobState
+from soundstage.platform.jobs.registry import get_job_type, set_default_max_attempts
+from soundstage.platform.storage.base import Storage
+
+log = logging.getLogger("soundstage.jobs")
+S = JobState
+MAX_ERROR_CHARS = 2000
+
+# Jobs running in this process, so a runner starting next to another one in the
+# same process does not "recover" jobs that are alive. Claims and recovery take
+# the lock so a job is never claimed-but-unlisted while recovery looks.
+_local_lock = threading.Lock()
+_local_running: set[str] = set()
+
+
+def error_message(exc: BaseException) -> str:
+    """The exception's own words (its class name when it has none), never a traceback."""
+    text = str(exc).strip() or type(exc).__name__
+    return text[:MAX_ERROR_CHARS]
+
+
+class EmbeddedRunner:
+    """Claims runnable queued jobs and runs their handlers on `workers` threads.
+
+    `start()` first re-queues jobs a crash left `running` (one runner process
+    per database: jobs running in another process would be re-queued too). `stop()` asks
+    handlers to stop at their next progress report (their jobs go back to the
+    queue without using up an attempt) and waits for the threads.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        storage: Storage,
+        *,
+        workers: int | None = None,
+        poll_interval_s: float = 0.5,
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self.storage = storage
+        self.workers = workers or settings.job_workers
+        self.poll_interval_s = poll_interval_s
+        self._stopping = threading.Event()
+        self._wakeup = threading.Event()
+        self._threads: list[threading.Thread] = []
+        set_default_max_attempts(settings.job_max_attempts)
+
+    # -- lifecycle ------------------------------------------------------
+
+    def start(self) -> None:
+        if self._threads:
+            return
+        self.recover()
+        self._stopping.clear()
+        service.add_waker(self)
+        for i in range(self.workers):
+            thread = threading.Thread(target=self._loop, name=f"soundstage-job-{i}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        log.info("job runner started with %d worker thread(s)", self.workers)
+
+    def stop(self, timeout_s: float = 30.0) -> None:
+        self._stopping.set()
+        self._wakeup.set()
+        for thread in self._threads:
+            thread.join(timeout_s)
+        self._threads.clear()
+
+    def wake(self) -> None:
+        """Poke idle workers (called after a commit that queued a job)."""
+        self._wakeup.set()
+
+    def recover(self) -> int:
+        """Re-queue (or fail/cancel) jobs left running by a previous process."""
+        with _local_lock, self.db.session() as session:
+            count = service.requeue_interrupted(session, exclude=set(_local_running))
+        if count:
+            log.warning("recovered %d job(s) interrupted by a restart", count)
+        return count
+
+    # -- work -----------------------------------------------------------
+
+    def _loop(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                ran = self.run_once()
+            except Exception:
+                log.exception("job runner loop error")
+                ran = False
+            if not ran:
+                self._wakeup.wait(self.poll_interval_s)
+                self._wakeup.clear()
+
+    def run_once(self) -> bool:
+        """Claim and run one job in this thread; False when none was runnable."""
+        with _local_lock, self.db.session() as session:
+            job = service.claim_next(session)
+            if job is not None:
+                _local_running.add(job.id)
+        if job is None:
+            return False
+        try:
+            self._run(job)
+        finally:
+            with _local_lock:
+                _local_running.discard(job.id)
+        return True
+
+    def _run(self, job: Job) -> None:
+        job_type = get_job_type(job.type)
+        if job_type is None:
+            self._finish(job.id, S.FAILED, error=f"no handler registered for job type {job.type!r}")
+            return
+        ctx = JobContext(
+            job, db=self.db, settings=self.settings, storage=self.storage, stopping=self._stopping
+        )
+        log.info("job %s (%s) attempt %d started", job.id, job.type, job.attempts)
+        try:
+            result = job_type.handler(ctx, dict(job.payload or {}))
+            self._complete(job.id, result)
+        except JobCancelled:
+            self._finish(job.id, S.CANCELLED, message="cancelled by request")
+        except JobInterrupted:
+            self._interrupted(job.id)
+        except TransientJobError as exc:
+            self._transient(job.id, error_message(exc))
+        except Exception as exc:
+            log.exception("job %s (%s) failed", job.id, job.type)
+            self._finish(job.id, S.FAILED, error=error_message(exc))
+
+    # -- outcomes (each one short transaction) ---------------------------
+
+    def _complete(self, job_id: str, result: Any) -> None:
+        if result is not None and not isinstance(result, dict):
+            self._finish(
+                job_id,
+                S.FAILED,
+                error=f"handler returned {type(result).__name__}, expected a dict or None",
+            )
+            return
+        try:
+            json.dumps(result)
+        except (TypeError, ValueError) as exc:
+            self._finish(job_id, S.FAILED, error=f"job result is not JSON-serializable: {exc}")
+            return
+        self._finish(job_id, S.COMPLETED, result=result, message="completed")
+
+    def _finish(
+        self,
+        job_id: str,
+        state: str,
+        *,
+        error: str | None = None,
+        result: dict[str, Any] | None = None,
+        message: str | None = None,
+    ) -> None:
+        with self.db.session() as session:
+            job = service.lock_job(session, job_id)
+            if job is None or job.state != S.RUNNING:
+                return
+            job.error = error
+            if state == S.COMPLETED:
+                job.result, job.progress = result, 100.0
+            service.transition(session, job, state, message or error or state)
+            session.commit()
+        log.info("job %s %s%s", job_id, state, f": {error}" if error else "")
+
+    def _transient(self, job_id: str, error: str) -> None:
+        with self.db.session() as session:
+            job = service.lock_job(session, job_id)
+            if job is None or job.state != S.RUNNING:
+                return
+            job.error = error
+            if job.attempts >= job.max_attempts:
+                message = f"failed after {job.attempts} attempt(s): {error}"
+                service.transition(session, job, S.FAILED, message)
+            else:
+                delay = service.retry_delay_s(self.settings.job_retry_base_s, job.attempts)
+                service.transition(session, job, S.QUEUED, f"retry in {delay:g} s: {error}")
+                job.run_after = service.retry_at(self.settings.job_retry_base_s, job.attempts)
+                job.stage = "waiting to retry"
+            session.commit()
+
+    def _interrupted(self, job_id: str) -> None:
+        with self.db.session() as session:
+            job = service.lock_job(session, job_id)
+            if job is None or job.state != S.RUNNING:
+                return
+            service.transition(session, job, S.QUEUED, "interrupted by shutdown; re-queued")
+            job.attempts = max(0, job.attempts - 1)
+            job.run_after = utcnow()
+            session.commit()

@@ -1,0 +1,272 @@
+"""Job rules: the state machine, submit, cancel, retry, claim and restart recovery.
+
+Functions take a Session and flush; callers commit (so a workflow can create
+its own rows and a job in one transaction). The runner's own functions
+(`claim_next`, `requeue_interrupted`) commit themselves.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import weakref
+from collections.abc import Collection
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Select, event, select, update
+from sqlalchemy.orm import Session
+
+from soundstage.platform.db import new_id, utcnow
+from soundstage.platform.jobs.errors import IllegalTransition, JobNotFound, UnknownJobType
+from soundstage.platform.jobs.models import TERMINAL_STATES, Job, JobEvent, JobState
+from soundstage.platform.jobs.registry import get_job_type, max_attempts_for
+
+S = JobState
+
+ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
+    S.QUEUED: frozenset({S.RUNNING, S.CANCELLED}),
+    # running -> queued: a transient-error retry or recovery after a restart.
+    S.RUNNING: frozenset({S.COMPLETED, S.FAILED, S.CANCELLED, S.QUEUED}),
+    S.FAILED: frozenset({S.QUEUED}),  # a manual retry
+    S.COMPLETED: frozenset(),
+    S.CANCELLED: frozenset(),
+}
+
+# Live runners, poked after a commit that enqueued work so they need not poll.
+_wakers: weakref.WeakSet[Any] = weakref.WeakSet()
+_wakers_lock = threading.Lock()
+
+
+def add_waker(runner: Any) -> None:
+    """Register an object with a `wake()` method to be poked when jobs are queued."""
+    with _wakers_lock:
+        _wakers.add(runner)
+
+
+def _wake_runners(_session: Session) -> None:
+    with _wakers_lock:
+        runners = list(_wakers)
+    for runner in runners:
+        runner.wake()
+
+
+def _wake_after_commit(session: Session) -> None:
+    if not event.contains(session, "after_commit", _wake_runners):
+        event.listen(session, "after_commit", _wake_runners, once=True)
+
+
+def transition(session: Session, job: Job, to_state: str, message: str = "") -> JobEvent:
+    """Move `job` to `to_state` and record one history row; refuses illegal moves.
+
+    Lock the job first (`lock_job`) when another thread may change it.
+    """
+    to_state = JobState(to_state)
+    if to_state not in ALLOWED_TRANSITIONS[job.state]:
+        raise IllegalTransition(f"job cannot go from {job.state} to {to_state}")
+    now = utcnow()
+    from_state, job.state = job.state, to_state
+    if to_state == S.RUNNING:
+        job.started_at = now
+    elif to_state in TERMINAL_STATES:
+        job.finished_at = now
+        job.eta_s = None
+    elif to_state == S.QUEUED:
+        job.finished_at = None
+        job.eta_s = None
+    row = JobEvent(job_id=job.id, at=now, from_state=from_state, to_state=to_state, message=message)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def lock_job(session: Session, job_id: str) -> Job | None:
+    """Load the job fresh, locking its row (FOR UPDATE on PostgreSQL; SQLite writes are serialized)."""
+    return session.get(Job, job_id, with_for_update=True, populate_existing=True)
+
+
+def _check_json(value: Any, what: str) -> None:
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{what} is not JSON-serializable: {exc}") from exc
+
+
+def submit_job(
+    session: Session,
+    type: str,
+    owner_id: str,
+    payload: dict[str, Any] | None = None,
+    *,
+    max_attempts: int | None = None,
+    run_after: datetime | None = None,
+) -> Job:
+    """Queue a job of a registered type; commit the session to make it runnable."""
+    if get_job_type(type) is None:
+        raise UnknownJobType(f"no handler registered for job type {type!r}")
+    payload = dict(payload or {})
+    _check_json(payload, "job payload")
+    now = utcnow()
+    job = Job(
+        id=new_id(),
+        type=type,
+        owner_id=owner_id,
+        state=S.QUEUED,
+        progress=0.0,
+        stage="queued",
+        attempts=0,
+        max_attempts=max_attempts or max_attempts_for(type),
+        payload=payload,
+        created_at=now,
+        run_after=run_after or now,
+        cancel_requested=False,
+    )
+    session.add(job)
+    session.add(
+        JobEvent(job_id=job.id, at=now, from_state=None, to_state=S.QUEUED, message="submitted")
+    )
+    session.flush()
+    _wake_after_commit(session)
+    return job
+
+
+def get_job_for_owner(session: Session, job_id: str, owner_id: str) -> Job:
+    """The job if it belongs to `owner_id`; JobNotFound (404) otherwise, even if it exists."""
+    job = session.get(Job, job_id)
+    if job is None or job.owner_id != owner_id:
+        raise JobNotFound()
+    return job
+
+
+def cancel_job(session: Session, job: Job, message: str = "cancelled by user") -> Job:
+    """Cancel a queued job now; ask a running one to stop at its next progress report.
+
+    Already cancelled: no change. Completed or failed: IllegalTransition (409).
+    """
+    locked = lock_job(session, job.id)
+    if locked is None:
+        raise JobNotFound()
+    if locked.state == S.QUEUED:
+        transition(session, locked, S.CANCELLED, message)
+    elif locked.state == S.RUNNING:
+        locked.cancel_requested = True
+        session.flush()
+    elif locked.state != S.CANCELLED:
+        raise IllegalTransition(f"job already {locked.state}; it cannot be cancelled")
+    return locked
+
+
+def retry_job(session: Session, job: Job) -> Job:
+    """Put a failed job back in the queue with a fresh set of attempts."""
+    locked = lock_job(session, job.id)
+    if locked is None:
+        raise JobNotFound()
+    if locked.state != S.FAILED:
+        raise IllegalTransition(f"only failed jobs can be retried; this one is {locked.state}")
+    transition(session, locked, S.QUEUED, "retry requested")
+    locked.attempts = 0
+    locked.error = None
+    locked.run_after = utcnow()
+    locked.cancel_requested = False
+    session.flush()
+    _wake_after_commit(session)
+    return locked
+
+
+def list_jobs_query(
+    owner_id: str, *, state: str | None = None, type: str | None = None
+) -> Select[tuple[Job]]:
+    """Newest first; filters by state and type when given."""
+    stmt = select(Job).where(Job.owner_id == owner_id)
+    if state:
+        stmt = stmt.where(Job.state == state)
+    if type:
+        stmt = stmt.where(Job.type == type)
+    return stmt.order_by(Job.created_at.desc(), Job.id)
+
+
+def job_history(session: Session, job_id: str) -> list[JobEvent]:
+    stmt = select(JobEvent).where(JobEvent.job_id == job_id).order_by(JobEvent.at, JobEvent.id)
+    return list(session.scalars(stmt))
+
+
+# -- used by the runner ----------------------------------------------------
+
+
+def claim_next(session: Session) -> Job | None:
+    """Atomically take the oldest runnable queued job, or None; commits.
+
+    The claim is `UPDATE jobs ... WHERE id = :id AND state = 'queued'`: two
+    runners racing for one job both try, exactly one sees a row updated. On
+    PostgreSQL, candidates are read with FOR UPDATE SKIP LOCKED so runners
+    spread over different jobs instead of queueing on one row lock.
+    """
+    now = utcnow()
+    candidates = session.scalars(
+        select(Job.id)
+        .where(Job.state == S.QUEUED, Job.run_after <= now)
+        .order_by(Job.run_after, Job.created_at, Job.id)
+        .limit(3)
+        .with_for_update(skip_locked=True)
+    ).all()
+    for job_id in candidates:
+        claimed = session.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.state == S.QUEUED)
+            .values(
+                state=S.RUNNING,
+                started_at=now,
+                finished_at=None,
+                attempts=Job.attempts + 1,
+                progress=0.0,
+                stage="starting",
+                eta_s=None,
+            )
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if claimed == 1:
+            job = session.get(Job, job_id, populate_existing=True)
+            assert job is not None
+            message = f"attempt {job.attempts} of {job.max_attempts}"
+            session.add(
+                JobEvent(
+                    job_id=job_id, at=now, from_state=S.QUEUED, to_state=S.RUNNING, message=message
+                )
+            )
+            session.commit()
+            return job
+    session.commit()
+    return None
+
+
+def requeue_interrupted(session: Session, *, exclude: Collection[str] = ()) -> int:
+    """Deal with jobs left `running` by a crash; commits and returns how many.
+
+    The interrupted attempt counts: with attempts left the job is re-queued,
+    otherwise it fails; a job whose cancel was requested is cancelled. Jobs in
+    `exclude` (running in this process) are left alone.
+    """
+    stmt = select(Job).where(Job.state == S.RUNNING).with_for_update()
+    if exclude:
+        stmt = stmt.where(Job.id.not_in(list(exclude)))
+    jobs = session.scalars(stmt).all()
+    for job in jobs:
+        if job.cancel_requested:
+            transition(session, job, S.CANCELLED, "cancelled (interrupted by a restart)")
+        elif job.attempts >= job.max_attempts:
+            job.error = f"interrupted by a restart after {job.attempts} attempt(s)"
+            transition(session, job, S.FAILED, job.error)
+        else:
+            transition(session, job, S.QUEUED, "re-queued after restart")
+            job.run_after = utcnow()
+    session.commit()
+    return len(jobs)
+
+
+def retry_delay_s(base_s: float, attempt: int) -> float:
+    """Exponential backoff: base * 2**(attempt-1)."""
+    return base_s * 2 ** max(0, attempt - 1)
+
+
+def retry_at(base_s: float, attempt: int) -> datetime:
+    return utcnow() + timedelta(seconds=retry_delay_s(base_s, attempt))
