@@ -91,3 +91,12 @@ def users_create(
     finally:
         db.dispose()
     console.print(f"[green]Created user[/] {user.email} (id {user.id}, role {user.role})")
+
+
+def _register_workflow_commands() -> None:
+    from soundstage.workflows.ambient.cli import register as ambient
+
+    ambient(app)
+
+
+_register_workflow_commands()

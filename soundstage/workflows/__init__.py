@@ -6,13 +6,19 @@ from fastapi import APIRouter
 
 
 def routers() -> list[APIRouter]:
-    """Every workflow's API router, mounted by the app under /api."""
-    return []
+    """Every workflow's API router; routers carry their full /api/... paths."""
+    from soundstage.workflows.ambient.api import router as ambient
+
+    return [ambient]
 
 
 def register_job_handlers() -> None:
     """Register every workflow's job handlers with the platform job registry."""
+    from soundstage.workflows.ambient.pipeline import register_jobs as ambient
+
+    ambient()
 
 
 def import_models() -> None:
     """Import every workflow's table definitions so metadata and Alembic see them."""
+    import soundstage.workflows.ambient.models  # noqa: F401
