@@ -126,10 +126,11 @@ def compose(style: Style, duration_s: float, seed: int) -> Composition:
     scale = Scale(style.tonic, style.mode)
     sections = _plan_sections(duration_s, bar, style, rng)
     chords = _plan_harmony(sections, bar, scale, style, rng)
-    instruments = _ensure_pulse(style)
+    instruments = _ensure_bed(_ensure_pulse(style))
+    bed = next(n for n in instruments if INSTRUMENTS[n].role in {"pad", "drone"})
     layers = [
-        _write_layer(INSTRUMENTS[name], index, sections, chords, scale, style, beat, rng)
-        for index, name in enumerate(instruments)
+        _write_layer(INSTRUMENTS[name], name == bed, sections, chords, scale, style, beat, rng)
+        for name in instruments
     ]
     textures = [_texture_layer(kind, sections, rng) for kind in style.textures]
     fade_in = min(6.0, duration_s * 0.05)
@@ -149,6 +150,13 @@ def _ensure_pulse(style: Style) -> tuple[str, ...]:
     if pulse in names:  # already playing another role: use a harp for the pulse instead
         pulse = "harp" if pulse != "harp" else "marimba"
     return (*names, pulse)
+
+
+def _ensure_bed(names: tuple[str, ...]) -> tuple[str, ...]:
+    """Every track sits on a sustained harmonic bed; add a soft synth pad when none was chosen."""
+    if any(INSTRUMENTS[n].role in {"pad", "drone"} for n in names):
+        return names
+    return (*names, "synth_pad")
 
 
 def _plan_sections(duration_s: float, bar: float, style: Style, rng: np.random.Generator):
@@ -236,7 +244,7 @@ def _chord_at(chords: list[Chord], time: float) -> Chord:
     return chords[low]
 
 
-def _energy_active(role: str, index: int, energy: float, rng: np.random.Generator) -> bool:
+def _energy_active(role: str, bed: bool, energy: float, rng: np.random.Generator) -> bool:
     thresholds = {
         "pad": 0.0,
         "drone": 0.0,
@@ -245,22 +253,24 @@ def _energy_active(role: str, index: int, energy: float, rng: np.random.Generato
         "arp": 0.4,
         "sparkle": 0.25,
     }
-    threshold = thresholds[role] + (0.18 if role == "pad" and index > 0 else 0.0)
+    if bed:
+        return True  # the harmonic bed never drops out, so there is never silence
+    threshold = thresholds[role] + (0.18 if role == "pad" else 0.0)
     return energy >= threshold and rng.random() > 0.12
 
 
-def _write_layer(instrument, index, sections, chords, scale, style, beat, rng) -> Layer:
+def _write_layer(instrument, bed, sections, chords, scale, style, beat, rng) -> Layer:
     role = instrument.role
     notes: list[Note] = []
     for section in sections:
-        if not _energy_active(role, index, section.energy, rng):
+        if not _energy_active(role, bed, section.energy, rng):
             continue
         writer = ROLE_WRITERS[role]
         notes.extend(writer(section, chords, scale, style, beat, rng))
     gain, pan, send = ROLE_MIX[role]
-    if role == "pad" and index > 0:
+    if role == "pad" and not bed:
         gain -= 3.0
-        pan = 0.2 if index % 2 else -0.2
+        pan = 0.2 if len(instrument.name) % 2 else -0.2
     return Layer(instrument.name, instrument, notes, gain, pan, send * (0.5 + 0.5 * style.space))
 
 

@@ -158,6 +158,7 @@ def tag_audio(spec: AmbientSpec, files: dict[str, Path]) -> None:
 def render_video_file(
     cover: Path, audio: Path, out: Path, work_dir: Path, on_progress: Callable[[float], None]
 ) -> Path:
+    work_dir.mkdir(parents=True, exist_ok=True)
     render_still_video(cover, audio, out, work_dir=work_dir, on_progress=on_progress)
     return out
 
