@@ -1,0 +1,88 @@
+"""A real `soundstage serve` process on a free loopback port, with its own data folder."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+SOUNDSTAGE = Path(sys.executable).with_name("soundstage")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Server:
+    data_dir: Path
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen | None = None
+    log: Path | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout_s: float = 60) -> None:
+        env = {**os.environ, "SOUNDSTAGE_DATA_DIR": str(self.data_dir), "SOUNDSTAGE_PORT": str(self.port),
+               "SOUNDSTAGE_JOB_RETRY_BASE_S": "0.1"}  # fmt: skip
+        self.log = self.data_dir.parent / f"server-{self.port}-{int(time.time() * 1000)}.log"
+        self.process = subprocess.Popen(
+            [str(SOUNDSTAGE), "serve"],
+            env=env,
+            stdout=self.log.open("wb"),
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited: {self.log.read_text()[-2000:]}")
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"server did not start: {self.log.read_text()[-2000:]}")
+
+    def kill(self) -> None:
+        """kill -9: no cleanup, as in a power cut or an OOM kill."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    srv = Server(tmp_path / "data")
+    srv.start()
+    yield srv
+    srv.stop()
+
+
+def login(
+    url: str, email: str = "creator@example.com", password: str = "long-password-1"
+) -> dict[str, str]:
+    httpx.post(f"{url}/api/auth/register", json={"email": email, "password": password})
+    tokens = httpx.post(f"{url}/api/auth/login", json={"email": email, "password": password}).json()
+    return {"Authorization": f"Bearer {tokens['access_token']}"}
