@@ -54,7 +54,7 @@ def ebur128(path: Path) -> dict[str, float]:
 
 
 def test_json_reports_paths_and_measurements(generated):
-    out, report = generated
+    _out, report = generated
     for kind in ("mp3", "m4a", "midi", "cover", "video"):
         assert Path(report["files"][kind]).is_file(), kind
     assert report["seed"] == 7
@@ -63,7 +63,7 @@ def test_json_reports_paths_and_measurements(generated):
 
 
 def test_mp3_is_320k_44k1_stereo_with_tags_and_cover(generated):
-    out, report = generated
+    out, _report = generated
     info = probe_audio(out / "track.mp3")
     assert (info.codec, info.sample_rate, info.channels) == ("mp3", 44100, 2)
     assert abs(info.bitrate_kbps - 320) < 2
@@ -83,7 +83,7 @@ def test_loudness_and_true_peak_measured_independently(generated):
 
 
 def test_no_silence_longer_than_two_seconds_inside_the_track(generated):
-    out, report = generated
+    out, _report = generated
     audio = read_audio(out / "track.mp3").mean(axis=1)
     window = 4410  # 100 ms
     rms = np.sqrt(np.mean(audio[: len(audio) // window * window].reshape(-1, window) ** 2, axis=1))
