@@ -120,3 +120,13 @@ def test_midi_file_has_tempo_key_and_every_layer(tmp_path):
         abs(song.length - max(n.start + n.duration for layer in piece.layers for n in layer.notes))
         < 1
     )
+
+
+def test_the_documented_lexicon_matches_the_code():
+    from pathlib import Path
+
+    doc = (Path(__file__).parents[3] / "docs" / "music-engine.md").read_text()
+    for word in LEXICON:
+        assert f"| {word} |" in doc, f"docs/music-engine.md misses lexicon word {word!r}"
+    for mood in MOODS:
+        assert f"| {mood} |" in doc
