@@ -9,10 +9,13 @@ Two passes keep memory flat for any duration and hit the loudness target exactly
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -29,6 +32,7 @@ SAMPLE_RATE = 44100
 CHANNELS = 2
 RENDER_SHARE = 0.8  # of the progress bar, the rest is mastering
 ProgressFn = Callable[[float, str], None]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -140,6 +144,43 @@ def render_music(
     )  # fmt: skip
 
 
+def prefetch(chunks: Iterator[T], depth: int) -> Iterator[T]:
+    """Run a generator in a background thread, `depth` items ahead of its consumer.
+
+    Rendering (numpy, scipy filters, pedalboard) mostly releases the GIL, so the
+    next chunks render while this thread meters, spills and encodes the current one.
+    """
+    items: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def produce() -> None:
+        try:
+            for item in chunks:
+                while not stop.is_set():
+                    try:
+                        items.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            items.put(done)
+        except BaseException as error:  # handed to the consumer, raised there
+            items.put(error)
+
+    worker = threading.Thread(target=produce, name="music-render", daemon=True)
+    worker.start()
+    try:
+        while (item := items.get()) is not done:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        worker.join()
+
+
 def _gain_to_target(report: LoudnessReport, target_lufs: float) -> float:
     if not np.isfinite(report.integrated_lufs):
         return 0.0
@@ -149,14 +190,14 @@ def _gain_to_target(report: LoudnessReport, target_lufs: float) -> float:
 def _render_pass(
     composition, soundfont, spill: Path, out_dir: Path, outputs: MusicOutputs, progress
 ):
-    meter = LoudnessMeter(SAMPLE_RATE, CHANNELS)
+    meter = LoudnessMeter(SAMPLE_RATE, CHANNELS, true_peak=False)  # only the gain is needed here
     total = round(composition.duration_s * SAMPLE_RATE)
     stem_writers: dict[str, AudioWriter] = {}
     stem_paths: dict[str, Path] = {}
     stem_dir = out_dir / "stems"
     try:
         with spill.open("wb") as spill_file:
-            for chunk in render_chunks(composition, soundfont, SAMPLE_RATE):
+            for chunk in prefetch(render_chunks(composition, soundfont, SAMPLE_RATE), depth=3):
                 spill_file.write(np.ascontiguousarray(chunk.mix, dtype=np.float32).tobytes())
                 meter.add(chunk.mix)
                 if outputs.stems:

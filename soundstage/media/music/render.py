@@ -144,8 +144,12 @@ def master_bus(brightness: float) -> pb.Pedalboard:
     )
 
 
-def fade_envelope(frame0: int, frames: int, total: int, fade_in: int, fade_out: int) -> np.ndarray:
-    """Equal-power fade in at the start and fade out at the end of the track."""
+def fade_envelope(
+    frame0: int, frames: int, total: int, fade_in: int, fade_out: int
+) -> np.ndarray | None:
+    """Equal-power fade in at the start and out at the end; None where the gain is 1."""
+    if frame0 >= fade_in and frame0 + frames <= total - fade_out:
+        return None
     index = frame0 + np.arange(frames)
     rise = np.clip(index / max(fade_in, 1), 0, 1)
     fall = np.clip((total - index) / max(fade_out, 1), 0, 1)
@@ -169,7 +173,10 @@ def render_chunks(
         TexturePlayer(t, composition.seed * 31 + i, sample_rate)
         for i, t in enumerate(composition.textures)
     ]
-    sends = [p.layer.reverb_send for p in layers] + [p.texture.reverb_send for p in textures]
+    players = [*layers, *textures]
+    names = [p.layer.name for p in layers] + [p.texture.name for p in textures]
+    sends = [np.float32(p.layer.reverb_send) for p in layers]
+    sends += [np.float32(p.texture.reverb_send) for p in textures]
     reverb = reverb_bus(composition.style.space)
     master = master_bus(composition.style.brightness)
     total = round(composition.duration_s * sample_rate)
@@ -180,16 +187,18 @@ def render_chunks(
         frames = min(CHUNK_FRAMES, total - frame0)
         stems: dict[str, np.ndarray] = {}
         send = np.zeros((frames, 2), dtype=np.float32)
-        for player, amount in zip([*layers, *textures], sends, strict=True):
+        dry = np.zeros((frames, 2), dtype=np.float32)
+        for player, name, amount in zip(players, names, sends, strict=True):
             audio = player.render(frame0, frames)
-            stems[(player.layer if isinstance(player, LayerPlayer) else player.texture).name] = (
-                audio
-            )
+            stems[name] = audio
+            dry += audio
             send += audio * amount
-        stems[REVERB_STEM] = reverb(send.T, sample_rate, reset=False).T.astype(np.float32)
-        dry = np.sum(list(stems.values()), axis=0, dtype=np.float32)
+        returned = reverb(send.T, sample_rate, reset=False).T
+        stems[REVERB_STEM] = returned
+        dry += returned
         mixed = master(dry.T, sample_rate, reset=False).T
-        envelope = fade_envelope(frame0, frames, total, fade_in, fade_out)[:, None]
-        for name in stems:
-            stems[name] = stems[name] * envelope
-        yield RenderedChunk(frame0, (mixed * envelope).astype(np.float32), stems)
+        envelope = fade_envelope(frame0, frames, total, fade_in, fade_out)
+        if envelope is not None:
+            mixed = mixed * envelope[:, None]
+            stems = {name: audio * envelope[:, None] for name, audio in stems.items()}
+        yield RenderedChunk(frame0, np.ascontiguousarray(mixed, dtype=np.float32), stems)
