@@ -10,18 +10,13 @@ import pytest
 
 from soundstage.media.audio.decode import probe_audio
 from tests.e2e.conftest import Server, login
+from tests.helpers import wait_job as wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
 
-def wait_job(url: str, headers: dict, job_id: str, timeout_s: float = 300) -> dict:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        job = httpx.get(f"{url}/api/jobs/{job_id}", headers=headers).json()
-        if job["state"] in {"completed", "failed", "cancelled"}:
-            return job
-        time.sleep(0.3)
-    raise AssertionError(f"job did not finish: {job}")
+def wait_job(url: str, headers: dict, job_id: str) -> dict:
+    return wait_for(lambda path: httpx.get(url + path, headers=headers).json(), job_id)
 
 
 def sse_events(url: str, token: str, job_id: str) -> list[tuple[str, dict]]:

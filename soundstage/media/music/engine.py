@@ -9,13 +9,10 @@ Two passes keep memory flat for any duration and hit the loudness target exactly
 
 from __future__ import annotations
 
-import queue
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
 
 import numpy as np
 
@@ -24,7 +21,7 @@ from soundstage.media.audio.limiter import TruePeakLimiter
 from soundstage.media.audio.loudness import LoudnessMeter, LoudnessReport
 from soundstage.media.music.compose import Composition, compose
 from soundstage.media.music.midi import write_midi
-from soundstage.media.music.render import CHUNK_FRAMES, render_chunks
+from soundstage.media.music.render import CHUNK_FRAMES, prefetch, render_chunks
 from soundstage.media.music.style import Style, style_from_prompt
 from soundstage.media.music.theory import key_name, mode_quality
 
@@ -32,7 +29,6 @@ SAMPLE_RATE = 44100
 CHANNELS = 2
 RENDER_SHARE = 0.8  # of the progress bar, the rest is mastering
 ProgressFn = Callable[[float, str], None]
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -142,43 +138,6 @@ def render_music(
         style, composition, files, stems, final, premaster.integrated_lufs, gain_db,
         time.perf_counter() - started,
     )  # fmt: skip
-
-
-def prefetch(chunks: Iterator[T], depth: int) -> Iterator[T]:
-    """Run a generator in a background thread, `depth` items ahead of its consumer.
-
-    Rendering (numpy, scipy filters, pedalboard) mostly releases the GIL, so the
-    next chunks render while this thread meters, spills and encodes the current one.
-    """
-    items: queue.Queue = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-    done = object()
-
-    def produce() -> None:
-        try:
-            for item in chunks:
-                while not stop.is_set():
-                    try:
-                        items.put(item, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-            items.put(done)
-        except BaseException as error:  # handed to the consumer, raised there
-            items.put(error)
-
-    worker = threading.Thread(target=produce, name="music-render", daemon=True)
-    worker.start()
-    try:
-        while (item := items.get()) is not done:
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        worker.join()
 
 
 def _gain_to_target(report: LoudnessReport, target_lufs: float) -> float:

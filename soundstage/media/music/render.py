@@ -7,9 +7,12 @@ mix. Chunk size is fixed so the output is identical however it is consumed.
 
 from __future__ import annotations
 
+import queue
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import pedalboard as pb
@@ -20,6 +23,7 @@ from soundstage.media.music.synth import SYNTHS, TEXTURE_CLASSES
 
 CHUNK_FRAMES = 65536
 REVERB_STEM = "reverb"
+T = TypeVar("T")
 
 
 @dataclass
@@ -156,13 +160,53 @@ def fade_envelope(
     return (np.sin(rise * np.pi / 2) * np.sin(fall * np.pi / 2)).astype(np.float32)
 
 
+class MixBus:
+    """Sums a chunk's layers, adds the shared reverb, runs the master bus and the fades."""
+
+    def __init__(
+        self, composition: Composition, names: list[str], sends: list[float], sample_rate: int
+    ):
+        self.names = names
+        self.sends = [np.float32(amount) for amount in sends]
+        self.sample_rate = sample_rate
+        self.reverb = reverb_bus(composition.style.space)
+        self.master = master_bus(composition.style.brightness)
+        self.total = round(composition.duration_s * sample_rate)
+        self.fade_in = int(composition.fade_in_s * sample_rate)
+        self.fade_out = int(composition.fade_out_s * sample_rate)
+
+    def mix(self, frame0: int, audios: list[np.ndarray]) -> RenderedChunk:
+        frames = len(audios[0])
+        stems: dict[str, np.ndarray] = {}
+        send = np.zeros((frames, 2), dtype=np.float32)
+        dry = np.zeros((frames, 2), dtype=np.float32)
+        for audio, name, amount in zip(audios, self.names, self.sends, strict=True):
+            stems[name] = audio
+            dry += audio
+            send += audio * amount
+        returned = self.reverb(send.T, self.sample_rate, reset=False).T
+        stems[REVERB_STEM] = returned
+        dry += returned
+        mixed = self.master(dry.T, self.sample_rate, reset=False).T
+        envelope = fade_envelope(frame0, frames, self.total, self.fade_in, self.fade_out)
+        if envelope is not None:
+            mixed = mixed * envelope[:, None]
+            stems = {name: audio * envelope[:, None] for name, audio in stems.items()}
+        return RenderedChunk(frame0, np.ascontiguousarray(mixed, dtype=np.float32), stems)
+
+
 def render_chunks(
     composition: Composition,
     soundfont: Path | None,
     sample_rate: int = 44100,
     cache_bytes: int = 192 * 2**20,
 ) -> Iterator[RenderedChunk]:
-    """Yield the whole track as fixed-size chunks; the last one may be shorter."""
+    """Yield the whole track as fixed-size chunks; the last one may be shorter.
+
+    Two pipelined stages: a background thread renders every layer of the next
+    chunks while this one mixes the current chunk through the reverb and master
+    buses (numpy, scipy and pedalboard release the GIL, so both cores work).
+    """
     cache = NoteCache(cache_bytes)
     functions = note_functions(composition, soundfont, sample_rate)
     layers = [
@@ -173,32 +217,52 @@ def render_chunks(
         TexturePlayer(t, composition.seed * 31 + i, sample_rate)
         for i, t in enumerate(composition.textures)
     ]
-    players = [*layers, *textures]
+    players: list[LayerPlayer | TexturePlayer] = [*layers, *textures]
     names = [p.layer.name for p in layers] + [p.texture.name for p in textures]
-    sends = [np.float32(p.layer.reverb_send) for p in layers]
-    sends += [np.float32(p.texture.reverb_send) for p in textures]
-    reverb = reverb_bus(composition.style.space)
-    master = master_bus(composition.style.brightness)
-    total = round(composition.duration_s * sample_rate)
-    fade_in = int(composition.fade_in_s * sample_rate)
-    fade_out = int(composition.fade_out_s * sample_rate)
+    sends = [p.layer.reverb_send for p in layers] + [p.texture.reverb_send for p in textures]
+    bus = MixBus(composition, names, sends, sample_rate)
 
-    for frame0 in range(0, total, CHUNK_FRAMES):
-        frames = min(CHUNK_FRAMES, total - frame0)
-        stems: dict[str, np.ndarray] = {}
-        send = np.zeros((frames, 2), dtype=np.float32)
-        dry = np.zeros((frames, 2), dtype=np.float32)
-        for player, name, amount in zip(players, names, sends, strict=True):
-            audio = player.render(frame0, frames)
-            stems[name] = audio
-            dry += audio
-            send += audio * amount
-        returned = reverb(send.T, sample_rate, reset=False).T
-        stems[REVERB_STEM] = returned
-        dry += returned
-        mixed = master(dry.T, sample_rate, reset=False).T
-        envelope = fade_envelope(frame0, frames, total, fade_in, fade_out)
-        if envelope is not None:
-            mixed = mixed * envelope[:, None]
-            stems = {name: audio * envelope[:, None] for name, audio in stems.items()}
-        yield RenderedChunk(frame0, np.ascontiguousarray(mixed, dtype=np.float32), stems)
+    def layer_audio() -> Iterator[tuple[int, list[np.ndarray]]]:
+        for frame0 in range(0, bus.total, CHUNK_FRAMES):
+            frames = min(CHUNK_FRAMES, bus.total - frame0)
+            yield frame0, [player.render(frame0, frames) for player in players]
+
+    for frame0, audios in prefetch(layer_audio(), depth=2):
+        yield bus.mix(frame0, audios)
+
+
+def prefetch(chunks: Iterator[T], depth: int) -> Iterator[T]:
+    """Run a generator in a background thread, `depth` items ahead of its consumer.
+
+    Rendering (numpy, scipy filters, pedalboard) mostly releases the GIL, so the
+    next chunks render while this thread meters, spills and encodes the current one.
+    """
+    items: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def produce() -> None:
+        try:
+            for item in chunks:
+                while not stop.is_set():
+                    try:
+                        items.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            items.put(done)
+        except BaseException as error:  # handed to the consumer, raised there
+            items.put(error)
+
+    worker = threading.Thread(target=produce, name="music-render", daemon=True)
+    worker.start()
+    try:
+        while (item := items.get()) is not done:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        worker.join()

@@ -125,7 +125,8 @@ def _report(result: GenerationResult, out: Path) -> None:
     table = Table(title=f"Written to {out.resolve()}", show_header=False)
     for kind, path in result.files.items():
         table.add_row(kind, str(path.resolve()))
-    table.add_row("stems", f"{len(result.stems)} files in {(out / 'stems').resolve()}")
+    if result.stems:
+        table.add_row("stems", f"{len(result.stems)} files in {(out / 'stems').resolve()}")
     loudness = result.music.loudness
     style = result.music.style.to_dict()
     table.add_row("music", f"{style['key']} {style['mode']}, {style['bpm']:g} BPM, {style['mood']}")
@@ -158,6 +159,9 @@ def generate(
     ] = None,
     title: Annotated[str | None, typer.Option(help="Title for tags and the cover")] = None,
     video: Annotated[bool, typer.Option("--video", help="Also render a 1080p30 MP4")] = False,
+    stems: Annotated[
+        bool, typer.Option("--stems/--no-stems", help="One FLAC stem per layer")
+    ] = True,
     wav: Annotated[bool, typer.Option("--wav", help="Also write a WAV master")] = False,
     flac: Annotated[bool, typer.Option("--flac", help="Also write a FLAC master")] = False,
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder")] = Path("output"),
@@ -168,7 +172,7 @@ def generate(
     """Generate a mastered ambient track with its cover, MIDI, stems and (with --video) MP4."""
     settings = get_settings()
     data = {"prompt": prompt, "duration_s": duration, "seed": seed, "key": key, "mode": mode, "bpm": bpm,
-            "mood": mood, "instruments": instrument or None, "title": title, "render_video": video,
+            "mood": mood, "instruments": instrument or None, "title": title, "render_video": video, "stems": stems,
             "formats": [f for f, on in (("wav", wav), ("flac", flac)) if on]}  # fmt: skip
     spec = _spec(_request({k: v for k, v in data.items() if v is not None}, settings, "request"))
     try:

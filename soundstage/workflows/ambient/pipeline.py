@@ -45,6 +45,7 @@ class AmbientSpec:
     instruments: tuple[str, ...] | None = None
     title: str | None = None
     render_video: bool = False
+    stems: bool = True
     formats: tuple[str, ...] = ()
 
     @classmethod
@@ -114,7 +115,7 @@ def generate_files(
         out_dir,
         soundfont=soundfont,
         work_dir=work_dir,
-        outputs=MusicOutputs(formats=formats, mp3_quality=mp3_quality),
+        outputs=MusicOutputs(formats=formats, stems=spec.stems, mp3_quality=mp3_quality),
         on_progress=lambda f, stage: progress(music_scale * f, stage),
     )
     timings["music"] = time.perf_counter() - started
@@ -236,6 +237,9 @@ def run_render_job(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
         entry = _store(ctx, track_id, "video", out)
         with ctx.session() as session:
             track = session.get(Track, track_id)
+            if track is None:  # deleted while the video was being saved
+                ctx.storage.delete(entry["key"])
+                raise JobCancelled("the track was deleted")
             track.files = {**track.files, "video": entry}
             track.storage_bytes = sum(f["size"] for f in track.files.values())
             track.video_status = VideoStatus.READY
@@ -277,6 +281,9 @@ def _finish_generation(
     summary = result.music.summary()
     with ctx.session() as session:
         track = session.get(Track, track_id)
+        if track is None:  # deleted while its files were being saved
+            ctx.storage.delete_prefix(track_prefix(ctx.owner_id, track_id))
+            raise JobCancelled("the track was deleted")
         track.files = stored
         track.storage_bytes = sum(f["size"] for f in stored.values())
         track.style = summary["style"]

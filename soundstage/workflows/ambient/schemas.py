@@ -31,6 +31,7 @@ class GenerateRequest(BaseModel):
     instruments: list[str] | None = Field(None, max_length=6)
     title: str | None = Field(None, max_length=120)
     render_video: bool = False
+    stems: bool = Field(True, description="One FLAC stem per layer (costs time on long tracks)")
     formats: list[Literal["wav", "flac"]] = Field(
         default_factory=list, description="Lossless copies besides the MP3"
     )

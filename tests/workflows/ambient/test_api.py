@@ -2,25 +2,19 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from soundstage.media.video import probe
 from soundstage.workflows.ambient.models import Track
+from tests.helpers import wait_job as wait_for
 
 pytestmark = pytest.mark.timeout(300)
 
 
-def wait_job(client, headers, job_id: str, timeout_s: float = 180) -> dict:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        job = client.get(f"/api/jobs/{job_id}", headers=headers).json()
-        if job["state"] in {"completed", "failed", "cancelled"}:
-            return job
-        time.sleep(0.2)
-    raise AssertionError(f"job {job_id} did not finish: {job}")
+def wait_job(client, headers, job_id: str) -> dict:
+    return wait_for(lambda path: client.get(path, headers=headers).json(), job_id)
 
 
 def generate(client, headers, **fields) -> dict:
