@@ -50,6 +50,7 @@ def save_png(image: Image.Image, path: Path) -> None:
             image.save(fh, format="PNG")
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; a cover is an ordinary output file
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

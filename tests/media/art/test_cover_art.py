@@ -137,6 +137,7 @@ def test_save_png_is_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     target = tmp_path / "art" / "cover.png"
     save_png(img, target)
     assert [p.name for p in target.parent.iterdir()] == ["cover.png"]
+    assert target.stat().st_mode & 0o777 == 0o644, "an ordinary, readable output file"
 
     def broken_save(*args: object, **kwargs: object) -> None:
         raise OSError("disk full")
