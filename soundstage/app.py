@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -39,6 +40,8 @@ def prepare(settings: Settings) -> None:
     """Create the data folders and bring the database schema up to date."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     settings.files_dir.mkdir(parents=True, exist_ok=True)
+    # Work folders of jobs a crash interrupted: nothing runs yet, and re-queued jobs start clean.
+    shutil.rmtree(settings.tmp_dir, ignore_errors=True)
     settings.tmp_dir.mkdir(parents=True, exist_ok=True)
     upgrade(settings.resolved_database_url)
 

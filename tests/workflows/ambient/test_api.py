@@ -196,3 +196,16 @@ def test_bad_batches_are_rejected(client, user, body):
     response = client.post("/api/batch/generate", json=body, headers=user.headers)
     assert response.status_code == 422, response.text
     assert client.get("/api/history", headers=user.headers).json()["total"] == 0
+
+
+def test_other_users_batches_answer_404(client, make_user, app):
+    from soundstage.workflows.ambient.models import Batch
+
+    owner, other = make_user(), make_user()
+    with app.state.db.session() as session:
+        batch = Batch(owner_id=owner.id)
+        session.add(batch)
+        session.commit()
+        batch_id = batch.id
+    assert client.get(f"/api/batch/{batch_id}", headers=other.headers).status_code == 404
+    assert client.get(f"/api/batch/{batch_id}", headers=owner.headers).status_code == 200
