@@ -11,7 +11,7 @@ import re
 import secrets
 import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from pydantic import ValidationError
@@ -27,9 +27,10 @@ from rich.progress import (
 from rich.table import Table
 
 from soundstage.config import Settings, get_settings
-from soundstage.media.music.style import StyleError
-from soundstage.workflows.ambient.pipeline import AmbientSpec, GenerationResult, generate_files
-from soundstage.workflows.ambient.schemas import GenerateRequest
+
+if TYPE_CHECKING:  # the pipeline pulls in scipy, pedalboard...: import it when a command runs
+    from soundstage.workflows.ambient.pipeline import AmbientSpec, GenerationResult
+    from soundstage.workflows.ambient.schemas import GenerateRequest
 
 STAGES = ("composing", "rendering", "mastering", "cover art", "rendering video")
 console = Console(stderr=True)
@@ -81,11 +82,15 @@ def _progress() -> Progress:
 
 
 def _spec(request: GenerateRequest) -> AmbientSpec:
+    from soundstage.workflows.ambient.pipeline import AmbientSpec
+
     seed = request.seed if request.seed is not None else secrets.randbelow(2**31 - 1)
     return AmbientSpec.from_dict({**request.model_dump(exclude={"seed"}), "seed": seed})
 
 
 def _request(data: dict, settings: Settings, where: str) -> GenerateRequest:
+    from soundstage.workflows.ambient.schemas import GenerateRequest
+
     try:
         request = GenerateRequest.model_validate(data)
     except ValidationError as error:
@@ -100,6 +105,8 @@ def _request(data: dict, settings: Settings, where: str) -> GenerateRequest:
 
 
 def run_one(spec: AmbientSpec, out: Path, settings: Settings, show: bool) -> GenerationResult:
+    from soundstage.workflows.ambient.pipeline import generate_files
+
     soundfont = settings.resolved_soundfont()
     if soundfont is None:
         raise typer.BadParameter(
@@ -175,6 +182,8 @@ def generate(
             "mood": mood, "instruments": instrument or None, "title": title, "render_video": video, "stems": stems,
             "formats": [f for f, on in (("wav", wav), ("flac", flac)) if on]}  # fmt: skip
     spec = _spec(_request({k: v for k, v in data.items() if v is not None}, settings, "request"))
+    from soundstage.media.music.style import StyleError
+
     try:
         result = run_one(spec, out, settings, show=not as_json)
     except StyleError as error:
