@@ -111,6 +111,17 @@ def markdown(rows: list[dict]) -> str:
             f"| {row['wall'] / row['baseline']:.2f}× ({row['baseline']:.1f} s) | {row['peak_mib']:.0f} MiB "
             f"| {row['lufs']:.1f} LUFS | {row['tp']:.1f} dBTP |"
         )
+    lines += [
+        "",
+        "Where the time goes: the render pass (notes from the cache, textures, reverb and "
+        "master buses in two pipelined threads) runs at well over 100× realtime. The MP3 "
+        "encode cannot start until the whole mix has been measured, because the loudness gain "
+        "is applied before the true-peak limiter. So LAME's own speed bounds the second pass; "
+        "`SOUNDSTAGE_MP3_QUALITY=7` trades its psychoacoustic noise shaping for about 1.6× "
+        "encode speed. The stems cost one FLAC encoder per layer, running on the second core "
+        "during the render pass. Memory does not grow with duration: audio streams in 1.5 s "
+        "chunks, and the SoundFont (about 300 MB decoded) and a 192 MiB note cache are fixed.",
+    ]
     return "\n".join(lines) + "\n"
 
 
