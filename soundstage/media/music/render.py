@@ -10,6 +10,7 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -18,7 +19,7 @@ import numpy as np
 import pedalboard as pb
 
 from soundstage.media.music.compose import Composition, Layer, TextureLayer
-from soundstage.media.music.sampler import NoteCache, SoundFontSampler, quantize
+from soundstage.media.music.sampler import NoteCache, SoundFontSampler, borrowed_sampler, quantize
 from soundstage.media.music.synth import SYNTHS, TEXTURE_CLASSES
 
 CHUNK_FRAMES = 65536
@@ -100,10 +101,9 @@ class TexturePlayer:
 
 
 def note_functions(
-    composition: Composition, soundfont: Path | None, sample_rate: int
+    composition: Composition, sampler: SoundFontSampler | None, sample_rate: int
 ) -> dict[str, Callable]:
     """One note renderer per layer: the SoundFont for GM programs, numpy synths otherwise."""
-    sampler: SoundFontSampler | None = None
     functions: dict[str, Callable] = {}
     for layer in composition.layers:
         instrument = layer.instrument
@@ -112,13 +112,18 @@ def note_functions(
                 {"brightness": composition.style.brightness} if instrument.synth == "pad" else {}
             )
             functions[layer.name] = SYNTHS[instrument.synth](sample_rate, **kwargs).render_note
-            continue
-        if sampler is None:
-            if soundfont is None:
-                raise FileNotFoundError("no General-MIDI SoundFont configured or found")
-            sampler = SoundFontSampler(soundfont, sample_rate)
-        functions[layer.name] = _program_fn(sampler, instrument.program)
+        elif sampler is None:
+            raise FileNotFoundError("no General-MIDI SoundFont configured or found")
+        else:
+            functions[layer.name] = _program_fn(sampler, instrument.program)
     return functions
+
+
+def _sampler_for(composition: Composition, soundfont: Path | None, sample_rate: int):
+    """Borrow a SoundFont sampler when some layer needs one (see borrowed_sampler)."""
+    if soundfont is None or all(layer.instrument.synth for layer in composition.layers):
+        return nullcontext(None)
+    return borrowed_sampler(soundfont, sample_rate)
 
 
 def _program_fn(sampler: SoundFontSampler, program: int) -> Callable:
@@ -207,8 +212,13 @@ def render_chunks(
     chunks while this one mixes the current chunk through the reverb and master
     buses (numpy, scipy and pedalboard release the GIL, so both cores work).
     """
+    with _sampler_for(composition, soundfont, sample_rate) as sampler:
+        yield from _render(composition, sampler, sample_rate, cache_bytes)
+
+
+def _render(composition, sampler, sample_rate: int, cache_bytes: int) -> Iterator[RenderedChunk]:
     cache = NoteCache(cache_bytes)
-    functions = note_functions(composition, soundfont, sample_rate)
+    functions = note_functions(composition, sampler, sample_rate)
     layers = [
         LayerPlayer(layer, functions[layer.name], cache, sample_rate)
         for layer in composition.layers

@@ -9,8 +9,10 @@ budget) and makes the output independent of chunk boundaries.
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -110,3 +112,30 @@ def quantize(velocity: int, hold_s: float, sample_rate: int) -> tuple[int, int, 
     hold = round(hold_s * sample_rate / HOLD_QUANTUM) * HOLD_QUANTUM
     residual = (velocity / stepped) ** 2
     return stepped, max(hold, HOLD_QUANTUM), residual
+
+
+_idle: dict[tuple[str, int], list[SoundFontSampler]] = {}
+_idle_lock = threading.Lock()
+MAX_IDLE_SAMPLERS = 2
+
+
+@contextmanager
+def borrowed_sampler(soundfont: Path, sample_rate: int) -> Iterator[SoundFontSampler]:
+    """A loaded sampler for one render, reused by later renders in this process.
+
+    Loading and level-calibrating a General-MIDI SoundFont takes about a second;
+    a server making many tracks pays it once per concurrent render instead of once
+    per track. A sampler is never shared by two renders at the same time.
+    """
+    key = (str(Path(soundfont).resolve()), sample_rate)
+    with _idle_lock:
+        idle = _idle.setdefault(key, [])
+        sampler = idle.pop() if idle else None
+    if sampler is None:
+        sampler = SoundFontSampler(Path(soundfont), sample_rate)
+    try:
+        yield sampler
+    finally:
+        with _idle_lock:
+            if len(_idle[key]) < MAX_IDLE_SAMPLERS:
+                _idle[key].append(sampler)
