@@ -52,6 +52,22 @@ class Settings(BaseSettings):
     ambient_max_duration_s: float = 3 * 3600.0
     batch_max_items: int = 50
 
+    song_max_upload_bytes: int = Field(
+        50 * 1024 * 1024, ge=1, description="Largest song upload, in bytes (413 beyond)"
+    )
+    song_max_duration_s: float = Field(600.0, gt=0, description="Longest song accepted, in seconds")
+
+    # Cloud providers (soundstage.providers): used only when their keys are set.
+    openai_api_key: str | None = Field(None, description="Enables the OpenAI providers")
+    openai_base_url: str = "https://api.openai.com/v1"
+    provider_timeout_s: float = Field(60, gt=0, description="Per-request timeout for providers")
+    provider_max_retries: int = Field(
+        3, ge=0, description="Retries on 429, 5xx and connection errors"
+    )
+    transcription_provider: str | None = Field(
+        None, description="Preferred transcription provider; first configured if unset"
+    )
+
     @property
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -1,0 +1,258 @@
+"""A fake OpenAI Audio API on 127.0.0.1, speaking real HTTP, for provider tests.
+
+    with FakeOpenAI(api_key="sk-test") as fake:
+        fake.fail_next(429, times=1, retry_after="2")
+        ... OpenAITranscriber("sk-test", fake.base_url) ...
+        fake.requests  # what arrived: headers, form fields, file name and size
+
+It checks the bearer key (401 with OpenAI's error JSON), validates the multipart
+form the way the real endpoint does (400 invalid_request_error) and answers a
+realistic verbose_json body. The multipart body is parsed with the standard
+library's email parser, independently of the client library under test.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from email.message import Message
+from email.parser import BytesParser
+from email.policy import HTTP
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+SUPPORTED = ("flac", "m4a", "mp3", "mp4", "mpeg", "mpga", "oga", "ogg", "wav", "webm")
+
+DEFAULT_BODY: dict[str, Any] = {
+    "task": "transcribe",
+    "language": "english",
+    "duration": 12.34,
+    "text": "Hello darkness, my old friend. I've come to talk with you again.",
+    "segments": [
+        {
+            "id": 0,
+            "seek": 0,
+            "start": 0.0,
+            "end": 3.2,
+            "text": " Hello darkness, my old friend.",
+            "tokens": [50364, 2425, 11262, 11, 452, 1331, 1277, 13, 50524],
+            "temperature": 0.0,
+            "avg_logprob": -0.21,
+            "compression_ratio": 1.1,
+            "no_speech_prob": 0.01,
+        },
+        {
+            "id": 1,
+            "seek": 0,
+            "start": 3.2,
+            "end": 4.0,
+            "text": "   ",
+            "tokens": [],
+            "temperature": 0.0,
+            "avg_logprob": -1.0,
+            "compression_ratio": 1.0,
+            "no_speech_prob": 0.9,
+        },
+        {
+            "id": 2,
+            "seek": 0,
+            "start": 4.0,
+            "end": 7.68,
+            "text": " I've come to talk with you again.",
+            "tokens": [50564, 286, 600, 808, 281, 751, 365, 291, 797, 13, 50748],
+            "temperature": 0.0,
+            "avg_logprob": -0.18,
+            "compression_ratio": 1.1,
+            "no_speech_prob": 0.02,
+        },
+    ],
+}
+
+
+def openai_error(status: int, message: str, type_: str, code: str | None = None, **headers: str):
+    return JSONResponse(
+        {"error": {"message": message, "type": type_, "param": None, "code": code}},
+        status_code=status,
+        headers=headers or None,
+    )
+
+
+@dataclass
+class SeenRequest:
+    path: str
+    headers: dict[str, str]
+    fields: dict[str, list[str]] = field(default_factory=dict)
+    file_name: str | None = None
+    file_type: str | None = None
+    file_size: int = 0
+
+
+def parse_multipart(content_type: str, body: bytes) -> tuple[dict[str, list[str]], dict | None]:
+    """Form fields, and the `file` part (name, type, bytes), from a multipart body."""
+    message: Message = BytesParser(policy=HTTP).parsebytes(
+        f"Content-Type: {content_type}\r\n\r\n".encode() + body
+    )
+    if not message.is_multipart():
+        raise ValueError("not a multipart body")
+    fields: dict[str, list[str]] = {}
+    upload = None
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        payload = part.get_payload(decode=True) or b""
+        filename = part.get_filename()
+        if filename is not None:
+            upload = {
+                "name": name,
+                "filename": filename,
+                "type": part.get_content_type(),
+                "data": payload,
+            }
+        else:
+            fields.setdefault(str(name), []).append(payload.decode())
+    return fields, upload
+
+
+class FakeOpenAI:
+    def __init__(self, api_key: str = "sk-test-key") -> None:
+        self.api_key = api_key
+        self.body: dict[str, Any] = DEFAULT_BODY
+        self.requests: list[SeenRequest] = []
+        self._failures: list[tuple[int, dict[str, str]]] = []
+        self._lock = threading.Lock()
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self.port = 0
+        app = Starlette(
+            routes=[Route("/v1/audio/transcriptions", self._transcriptions, methods=["POST"])]
+        )
+        self.app = app
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    # --- control ---
+
+    def fail_next(self, status: int, *, times: int = 1, retry_after: str | None = None) -> None:
+        """Answer `status` (429, 500...) to the next `times` requests, before any checks."""
+        headers = {"retry-after": retry_after} if retry_after is not None else {}
+        with self._lock:
+            self._failures.extend([(status, headers)] * times)
+
+    def reset(self) -> None:
+        with self._lock:
+            self.requests.clear()
+            self._failures.clear()
+            self.body = DEFAULT_BODY
+
+    # --- the endpoint ---
+
+    async def _transcriptions(self, request: Request):
+        raw = await request.body()
+        seen = SeenRequest(path=request.url.path, headers=dict(request.headers))
+        with self._lock:
+            self.requests.append(seen)
+            failure = self._failures.pop(0) if self._failures else None
+        if failure is not None:
+            status, headers = failure
+            if status == 429:
+                return openai_error(
+                    429,
+                    "Rate limit reached for whisper-1 in organization org-test on requests per min (RPM): Limit 50, Used 50, Requested 1.",
+                    "requests",
+                    "rate_limit_exceeded",
+                    **headers,
+                )
+            return openai_error(
+                status,
+                "The server had an error while processing your request. Sorry about that!",
+                "server_error",
+                **headers,
+            )
+
+        auth = request.headers.get("authorization", "")
+        if auth != f"Bearer {self.api_key}":
+            shown = auth.removeprefix("Bearer ")
+            masked = f"{shown[:3]}*****{shown[-4:]}" if len(shown) > 7 else shown
+            return openai_error(
+                401,
+                f"Incorrect API key provided: {masked}. You can find your API key at https://platform.openai.com/account/api-keys.",
+                "invalid_request_error",
+                "invalid_api_key",
+            )
+        try:
+            fields, upload = parse_multipart(request.headers.get("content-type", ""), raw)
+        except ValueError:
+            return openai_error(400, "Could not parse multipart form", "invalid_request_error")
+        seen.fields = fields
+        if upload is None or upload["name"] != "file":
+            return openai_error(
+                400,
+                "1 validation error for Request\nbody -> file\n  field required (type=value_error.missing)",
+                "invalid_request_error",
+            )
+        seen.file_name, seen.file_type, seen.file_size = (
+            upload["filename"],
+            upload["type"],
+            len(upload["data"]),
+        )
+        if fields.get("model") != ["whisper-1"]:
+            return openai_error(
+                400,
+                f"Invalid model {fields.get('model')}",
+                "invalid_request_error",
+                "model_not_found",
+            )
+        extension = upload["filename"].rsplit(".", 1)[-1].lower()
+        if extension not in SUPPORTED:
+            return openai_error(
+                400,
+                f"Invalid file format. Supported formats: {list(SUPPORTED)}",
+                "invalid_request_error",
+            )
+        if fields.get("response_format") != ["verbose_json"]:
+            return openai_error(400, "this fake only speaks verbose_json", "invalid_request_error")
+        if fields.get("timestamp_granularities[]") != ["segment"]:
+            return openai_error(
+                400, "expected timestamp_granularities[]=segment", "invalid_request_error"
+            )
+        return JSONResponse(self.body)
+
+    # --- lifecycle ---
+
+    def start(self) -> FakeOpenAI:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+        self.port = sock.getsockname()[1]
+        config = uvicorn.Config(self.app, log_level="warning", lifespan="off", access_log=False)
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [sock]}, daemon=True
+        )
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError("the fake OpenAI server did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def __enter__(self) -> FakeOpenAI:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
