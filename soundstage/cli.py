@@ -95,8 +95,10 @@ def users_create(
 
 def _register_workflow_commands() -> None:
     from soundstage.workflows.ambient.cli import register as ambient
+    from soundstage.workflows.songs.cli import register as songs
 
     ambient(app)
+    songs(app)
 
 
 _register_workflow_commands()

@@ -8,17 +8,21 @@ from fastapi import APIRouter
 def routers() -> list[APIRouter]:
     """Every workflow's API router; routers carry their full /api/... paths."""
     from soundstage.workflows.ambient.api import router as ambient
+    from soundstage.workflows.songs.api import router as songs
 
-    return [ambient]
+    return [ambient, songs]
 
 
 def register_job_handlers() -> None:
     """Register every workflow's job handlers with the platform job registry."""
     from soundstage.workflows.ambient.pipeline import register_jobs as ambient
+    from soundstage.workflows.songs.pipeline import register_jobs as songs
 
     ambient()
+    songs()
 
 
 def import_models() -> None:
     """Import every workflow's table definitions so metadata and Alembic see them."""
-    import soundstage.workflows.ambient.models  # noqa: F401
+    import soundstage.workflows.ambient.models
+    import soundstage.workflows.songs.models  # noqa: F401

@@ -52,7 +52,9 @@ class AnalysisResult:
     loudness_range_lu: float | None
     energy_curve: list[float]  # 0..1, `energy_curve_hz` points per second
     energy_curve_hz: float
-    descriptors: dict[str, float]  # energy, danceability, valence, acousticness, instrumentalness, speechiness, liveness
+    descriptors: dict[
+        str, float
+    ]  # energy, danceability, valence, acousticness, instrumentalness, speechiness, liveness
     genre: str
     genre_probabilities: dict[str, float]
     mood_primary: str

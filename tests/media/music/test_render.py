@@ -109,8 +109,7 @@ def test_stems_cover_every_layer_and_sum_to_the_premaster_mix(soundfont):
 def test_renders_reuse_a_loaded_sampler_one_at_a_time(soundfont):
     from soundstage.media.music.sampler import borrowed_sampler
 
-    with borrowed_sampler(soundfont, SR) as first:
-        with borrowed_sampler(soundfont, SR) as concurrent:
-            assert concurrent is not first  # never shared by two renders at once
+    with borrowed_sampler(soundfont, SR) as first, borrowed_sampler(soundfont, SR) as concurrent:
+        assert concurrent is not first  # never shared by two renders at once
     with borrowed_sampler(soundfont, SR) as later:
         assert later in (first, concurrent)  # loaded once, reused afterwards

@@ -1,0 +1,198 @@
+"""Synthetic audio with exact ground truth: clicks, drum patterns and chord pads (numpy only).
+
+Used by the analysis benchmark (bench/analysis/run.py) and the analysis tests.
+Every generator returns (mono float32 signal, ground truth dict).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+MAJOR_PROGRESSIONS = ((0, 5, 7, 0), (0, 9, 5, 7), (0, 7, 9, 5), (0, 5, 0, 7))
+MINOR_PROGRESSIONS = ((0, 5, 7, 0), (0, 8, 5, 7), (0, 3, 8, 7), (0, 10, 8, 7))
+
+
+def _beat_times(bpm: float, duration_s: float, end_bpm: float | None = None) -> np.ndarray:
+    """Beat times from 0; with `end_bpm`, the tempo ramps linearly in BPM over the duration."""
+    if end_bpm is None:
+        return np.arange(0.0, duration_s - 1e-9, 60.0 / bpm)
+    times, t = [], 0.0
+    while t < duration_s:
+        times.append(t)
+        t += 60.0 / (bpm + (end_bpm - bpm) * t / duration_s)
+    return np.asarray(times)
+
+
+def _add(out: np.ndarray, sound: np.ndarray, t: float, sr: int, gain: float = 1.0) -> None:
+    i = round(t * sr)
+    if i < 0:
+        sound, i = sound[-i:], 0
+    if i >= len(out):
+        return
+    n = min(len(sound), len(out) - i)
+    out[i : i + n] += gain * sound[:n]
+
+
+def _kick(sr: int) -> np.ndarray:
+    t = np.arange(int(0.25 * sr)) / sr
+    freq = 50 + 90 * np.exp(-t * 30)
+    return np.sin(2 * np.pi * np.cumsum(freq) / sr) * np.exp(-t * 14)
+
+
+def _snare(sr: int, rng: np.random.Generator) -> np.ndarray:
+    t = np.arange(int(0.2 * sr)) / sr
+    noise = rng.standard_normal(len(t)) * np.exp(-t * 25)
+    tone = 0.5 * np.sin(2 * np.pi * 190 * t) * np.exp(-t * 30)
+    return 0.5 * noise + tone
+
+
+def _hat(sr: int, rng: np.random.Generator) -> np.ndarray:
+    t = np.arange(int(0.06 * sr)) / sr
+    noise = np.diff(rng.standard_normal(len(t) + 1))  # tilt up
+    return 0.25 * noise * np.exp(-t * 80)
+
+
+def _click(sr: int, freq: float) -> np.ndarray:
+    t = np.arange(int(0.03 * sr)) / sr
+    return np.sin(2 * np.pi * freq * t) * np.exp(-t * 150)
+
+
+def _tone(freq: float, dur: float, sr: int, partials: int = 6) -> np.ndarray:
+    t = np.arange(int(dur * sr)) / sr
+    sig = sum(np.sin(2 * np.pi * freq * k * t) / k**1.2 for k in range(1, partials + 1))
+    env = np.minimum(1.0, t / 0.02) * np.exp(-t * 1.5) * np.minimum(1.0, (dur - t) / 0.05)
+    return sig * env
+
+
+def click_track(
+    bpm: float, duration_s: float, sr: int = 22050, meter: int = 4
+) -> tuple[np.ndarray, dict]:
+    """Metronome: a high click on each downbeat, a lower one on the other beats."""
+    out = np.zeros(int(duration_s * sr))
+    beats = _beat_times(bpm, duration_s)
+    for i, t in enumerate(beats):
+        _add(out, _click(sr, 1760 if i % meter == 0 else 880), t, sr)
+    return (0.5 * out).astype(np.float32), {
+        "bpm": bpm, "beats": beats, "downbeats": beats[::meter], "meter": meter,
+    }  # fmt: skip
+
+
+def drum_pattern(
+    bpm: float,
+    duration_s: float,
+    sr: int = 22050,
+    style: str = "rock",
+    seed: int = 0,
+    end_bpm: float | None = None,
+    bass: bool = True,
+) -> tuple[np.ndarray, dict]:
+    """Kick/snare/hat patterns with an optional bass line.
+
+    style: "rock" (4/4, 8th hats), "four" (4/4 four-on-the-floor, offbeat hats),
+    "waltz" (3/4), "six8" (6/8, `bpm` is the dotted-quarter beat, two per bar),
+    "swing" (4/4, swung 8th ride, hats on 2 and 4), "half" (4/4 half-time:
+    kick on 1, snare on 3 only, 8th hats).
+    """
+    rng = np.random.default_rng(seed)
+    out = np.zeros(int(duration_s * sr))
+    kick, snare, hat = _kick(sr), _snare(sr, rng), _hat(sr, rng)
+    beats = _beat_times(bpm, duration_s, end_bpm)
+    meter = {"waltz": 3, "six8": 2}.get(style, 4)
+    periods = np.diff(
+        np.append(beats, beats[-1] + (beats[-1] - beats[-2] if len(beats) > 1 else 60 / bpm))
+    )
+    roots = (0, 5, 7, 3)
+    for i, (t, p) in enumerate(zip(beats, periods, strict=True)):
+        pos = i % meter
+        jitter = rng.normal(0, 0.003, 3)
+        if style == "six8":
+            if pos == 0:
+                _add(out, kick, t, sr)
+            else:
+                _add(out, snare, t + jitter[0], sr, 0.7)
+            for k in range(3):
+                _add(out, hat, t + k * p / 3 + jitter[1], sr, 1.0 if k == 0 else 0.6)
+        elif style == "waltz":
+            if pos == 0:
+                _add(out, kick, t, sr)
+            else:
+                _add(out, snare, t + jitter[0], sr, 0.5)
+            _add(out, hat, t + jitter[1], sr, 0.8)
+        elif style == "swing":
+            if pos in (0, 2):
+                _add(out, kick, t, sr, 0.6)
+            if pos in (1, 3):
+                _add(out, hat, t, sr, 1.2)
+                _add(out, snare, t + jitter[0], sr, 0.3)
+            _add(out, hat, t + jitter[1], sr, 0.8)
+            _add(out, hat, t + 2 * p / 3 + jitter[2], sr, 0.5)
+        elif style == "four":
+            _add(out, kick, t, sr)
+            if pos in (1, 3):
+                _add(out, snare, t + jitter[0], sr, 0.6)
+            _add(out, hat, t + p / 2 + jitter[1], sr, 1.0)
+        elif style == "half":
+            if pos == 0:
+                _add(out, kick, t, sr)
+            if pos == 2:
+                _add(out, snare, t + jitter[0], sr, 0.9)
+            for k in range(2):
+                _add(out, hat, t + k * p / 2 + jitter[1], sr, 0.7)
+        else:  # rock
+            if pos in (0, 2):
+                _add(out, kick, t, sr)
+            if pos == 2 and rng.random() < 0.3:
+                _add(out, kick, t + p / 2, sr, 0.7)
+            if pos in (1, 3):
+                _add(out, snare, t + jitter[0], sr, 0.8)
+            for k in range(2):
+                _add(out, hat, t + k * p / 2 + jitter[1], sr, 0.7 if k == 0 else 0.5)
+        if bass and pos == 0:
+            bar = i // meter
+            freq = 55.0 * 2 ** (roots[bar % 4] / 12)
+            _add(out, _tone(freq, min(2.0, p * meter), sr, 3), t, sr, 0.4)
+    out += 0.003 * rng.standard_normal(len(out))
+    out /= max(1e-9, float(np.abs(out).max())) / 0.8
+    truth = {
+        "bpm": bpm if end_bpm is None else None,
+        "beats": beats,
+        "downbeats": beats[::meter],
+        "meter": meter,
+    }
+    return out.astype(np.float32), truth
+
+
+def chord_pad(
+    key: str, mode: str, duration_s: float, sr: int = 22050, seed: int = 0, bpm: float = 90.0
+) -> tuple[np.ndarray, dict]:
+    """A chord progression in `key` `mode` (triads with a bass root), one chord per bar."""
+    rng = np.random.default_rng(seed)
+    tonic = NOTE_NAMES.index(key)
+    progs = MAJOR_PROGRESSIONS if mode == "major" else MINOR_PROGRESSIONS
+    prog = progs[int(rng.integers(len(progs)))]
+    scale = (0, 2, 4, 5, 7, 9, 11) if mode == "major" else (0, 2, 3, 5, 7, 8, 10)
+    bar = 4 * 60.0 / bpm
+    out = np.zeros(int(duration_s * sr))
+    t, i = 0.0, 0
+    while t < duration_s:
+        root = prog[i % len(prog)]
+        degree = scale.index(root)
+        chord = [scale[(degree + k) % 7] + 12 * ((degree + k) // 7) for k in (0, 2, 4)]
+        if mode == "minor" and root == 7:
+            chord[1] = 11  # harmonic-minor dominant
+        base = 48 + tonic
+        for pc in chord:
+            freq = 440.0 * 2 ** ((base + pc - 69) / 12)
+            _add(out, _tone(freq, bar, sr), t, sr, 0.3)
+        bass_freq = 440.0 * 2 ** ((36 + tonic + root - 69) / 12)
+        _add(out, _tone(bass_freq, bar, sr, 4), t, sr, 0.4)
+        # A short melody on scale degrees.
+        for k in range(4):
+            pc = scale[int(rng.integers(7))]
+            freq = 440.0 * 2 ** ((60 + tonic + pc - 69) / 12)
+            _add(out, _tone(freq, bar / 4, sr, 4), t + k * bar / 4, sr, 0.15)
+        t += bar
+        i += 1
+    out /= max(1e-9, float(np.abs(out).max())) / 0.8
+    return out.astype(np.float32), {"key": key, "mode": mode}

@@ -1,0 +1,259 @@
+"""Song form: section boundaries and labels, and beat-aligned video sections.
+
+1. Beat-synchronous features: per beat, mean chroma (L2-normalised) and mean
+   MFCC 1–12 (z-scored over the song), concatenated and L2-normalised. Songs
+   with more than `MAX_UNITS` beats are grouped in runs of beats first.
+2. Self-similarity matrix (cosine) and a novelty curve from a Gaussian-tapered
+   checkerboard kernel slid along its diagonal (Foote 2000).
+3. Peaks of the novelty above mean + 0.5 std, at least `MIN_SECTION_S` apart,
+   are boundaries; each is snapped to the nearest downbeat within two beats,
+   otherwise it stays on its beat.
+4. Labels: average-linkage clustering of the segments on their block-mean
+   similarity; clusters are lettered A, B, C... by first appearance, then
+   named by the rule in docs/analysis.md ("Structure").
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+
+from soundstage.media.analysis.features import EPS, Features
+from soundstage.media.analysis.result import Rhythm, Section
+
+MAX_UNITS = 1200
+KERNEL_BEATS = 16  # half-size of the checkerboard kernel
+MIN_SECTION_S = 6.0
+SAME_CLUSTER_DISTANCE = 0.45  # 1 - block-mean cosine similarity
+SUGGESTED_MIN_S = 10.0
+SUGGESTED_MAX_S = 60.0
+
+
+def beat_grid(rhythm: Rhythm, duration: float) -> np.ndarray:
+    """The beats to work on: the rhythm's, or a 0.5 s grid when there is no pulse."""
+    beats = np.asarray([b for b in rhythm.beats if 0.0 <= b < duration], dtype=float)
+    if len(beats) < 8:
+        beats = np.arange(0.0, duration, 0.5)
+    return beats
+
+
+def unit_features(feat: Features, unit_starts: np.ndarray) -> np.ndarray:
+    """(units, 24) L2-normalised rows: chroma means ‖ z-scored MFCC 1–12 means."""
+    n = feat.n_frames
+    idx = np.clip(np.round(unit_starts * feat.frame_rate).astype(int), 0, n - 1)
+    idx[0] = 0
+    idx = np.maximum.accumulate(idx)
+    counts = np.diff(np.append(idx, n)).clip(min=1)
+    chroma = np.add.reduceat(feat.chroma, idx, axis=1) / counts
+    mf = feat.mfcc[1:13]
+    mf = (mf - mf.mean(axis=1, keepdims=True)) / (mf.std(axis=1, keepdims=True) + EPS)
+    mfcc = np.add.reduceat(mf, idx, axis=1) / counts
+    chroma = chroma / (np.linalg.norm(chroma, axis=0, keepdims=True) + EPS)
+    mfcc = mfcc / (np.linalg.norm(mfcc, axis=0, keepdims=True) + EPS)
+    x = np.concatenate([chroma, mfcc], axis=0).T
+    return x / (np.linalg.norm(x, axis=1, keepdims=True) + EPS)
+
+
+def novelty(ssm: np.ndarray, half: int) -> np.ndarray:
+    """Foote novelty: Gaussian checkerboard kernel correlated along the diagonal."""
+    n = len(ssm)
+    half = max(1, min(half, n // 2))
+    ax = np.arange(-half, half) + 0.5
+    g = np.exp(-0.5 * (ax / (0.5 * half)) ** 2)
+    kernel = np.outer(g, g) * np.sign(np.outer(ax, ax))
+    padded = np.pad(ssm, half, mode="constant")
+    out = np.empty(n)
+    for i in range(n):
+        out[i] = (padded[i : i + 2 * half, i : i + 2 * half] * kernel).sum()
+    return np.maximum(out, 0.0)
+
+
+def detect_sections(feat: Features, rhythm: Rhythm, duration: float) -> list[Section]:
+    """Labelled sections tiling [0, duration]."""
+    if duration <= 0:
+        return []
+    beats = beat_grid(rhythm, duration)
+    if len(beats) < 4 or feat.rms.max() < 1e-5:
+        return [Section(0.0, round(duration, 3), "A")]
+    group = max(1, math.ceil(len(beats) / MAX_UNITS))
+    units = beats[::group]
+    x = unit_features(feat, units)
+    ssm = x @ x.T
+    beat_s = float(np.median(np.diff(units))) if len(units) > 1 else 0.5
+    nov = novelty(ssm, max(2, KERNEL_BEATS // group))
+    min_units = max(2, round(MIN_SECTION_S / beat_s))
+    cuts = _peaks(nov, min_units)
+    bounds = sorted({_snap(units[c], rhythm.downbeats, beat_s) for c in cuts})
+    edges = (
+        [0.0]
+        + [b for b in bounds if MIN_SECTION_S / 2 < b < duration - MIN_SECTION_S / 2]
+        + [duration]
+    )
+    edges = _dedupe(edges, MIN_SECTION_S / 2)
+    unit_edges = [int(np.searchsorted(units, e - 1e-6)) for e in edges]
+    labels = _cluster(ssm, unit_edges)
+    keep = [0] + [i for i in range(1, len(labels)) if labels[i] != labels[i - 1]]
+    edges = [edges[i] for i in keep] + [edges[-1]]  # adjacent look-alikes are one section
+    labels = [labels[i] for i in keep]
+    energy = _segment_energy(feat, edges)
+    names = name_sections(labels, energy, edges)
+    return [
+        Section(round(a, 3), round(b, 3), lab)
+        for a, b, lab in zip(edges[:-1], edges[1:], names, strict=True)
+    ]
+
+
+def _peaks(nov: np.ndarray, min_dist: int) -> list[int]:
+    if nov.max() <= EPS:
+        return []
+    thr = nov.mean() + 0.5 * nov.std()
+    order = np.argsort(-nov)
+    chosen: list[int] = []
+    for i in order:
+        if nov[i] < thr:
+            break
+        if i < min_dist // 2 or i > len(nov) - min_dist // 2:
+            continue
+        if all(abs(int(i) - c) >= min_dist for c in chosen):
+            chosen.append(int(i))
+    return sorted(chosen)
+
+
+def _snap(t: float, downbeats: list[float], beat_s: float) -> float:
+    if downbeats:
+        d = np.asarray(downbeats)
+        j = int(np.argmin(np.abs(d - t)))
+        if abs(d[j] - t) <= 2.0 * beat_s:
+            return float(d[j])
+    return float(t)
+
+
+def _dedupe(edges: list[float], min_gap: float) -> list[float]:
+    out = [edges[0]]
+    for e in edges[1:-1]:
+        if e - out[-1] >= min_gap:
+            out.append(e)
+    if edges[-1] - out[-1] < min_gap and len(out) > 1:
+        out.pop()
+    out.append(edges[-1])
+    return out
+
+
+def _cluster(ssm: np.ndarray, unit_edges: list[int]) -> list[int]:
+    """Cluster ids (0, 1, ... by first appearance) of the segments."""
+    from scipy.cluster.hierarchy import fcluster, linkage
+    from scipy.spatial.distance import squareform
+
+    k = len(unit_edges) - 1
+    if k <= 1:
+        return [0] * k
+    spans = [(a, max(b, a + 1)) for a, b in itertools.pairwise(unit_edges)]
+    dist = np.zeros((k, k))
+    for i, (a0, a1) in enumerate(spans):
+        for j, (b0, b1) in enumerate(spans):
+            if i < j:
+                sim = float(ssm[a0:a1, b0:b1].mean())
+                dist[i, j] = dist[j, i] = max(0.0, 1.0 - sim)
+    raw = fcluster(
+        linkage(squareform(dist, checks=False), "average"), SAME_CLUSTER_DISTANCE, "distance"
+    )
+    order: dict[int, int] = {}
+    return [order.setdefault(int(c), len(order)) for c in raw]
+
+
+def _segment_energy(feat: Features, edges: list[float]) -> list[float]:
+    rms_db = 20.0 * np.log10(feat.rms + EPS)
+    out = []
+    for a, b in itertools.pairwise(edges):
+        i0 = int(a * feat.frame_rate)
+        i1 = max(i0 + 1, int(b * feat.frame_rate))
+        out.append(float(np.mean(rms_db[i0:i1])) if i0 < len(rms_db) else -100.0)
+    return out
+
+
+def name_sections(clusters: list[int], energy: list[float], edges: list[float]) -> list[str]:
+    """Letters by cluster, then intro/outro, chorus, verse and bridge names (see docs)."""
+    letters = [chr(ord("A") + c) if c < 26 else f"S{c}" for c in clusters]
+    n = len(clusters)
+    if n < 3:
+        return letters
+    names = list(letters)
+    dur = [b - a for a, b in itertools.pairwise(edges)]
+    med_e = float(np.median(energy))
+    total = edges[-1] - edges[0]
+    short = min(25.0, 0.2 * total)
+    if dur[0] <= short and energy[0] < med_e:
+        names[0] = "intro"
+    if dur[-1] <= short and energy[-1] < med_e:
+        names[-1] = "outro"
+    body = [i for i in range(n) if names[i] not in ("intro", "outro")]
+    counts: dict[int, list[int]] = {}
+    for i in body:
+        counts.setdefault(clusters[i], []).append(i)
+    repeated = {c: idx for c, idx in counts.items() if len(idx) >= 2}
+    if not repeated:
+        return names
+    mean_e = {c: float(np.mean([energy[i] for i in idx])) for c, idx in repeated.items()}
+    chorus = max(repeated, key=lambda c: (mean_e[c], len(repeated[c])))
+    rest = [c for c in repeated if c != chorus]
+    verse = max(rest, key=lambda c: (len(repeated[c]), -repeated[c][0])) if rest else None
+    first_chorus = repeated[chorus][0]
+    for i in body:
+        c = clusters[i]
+        if c == chorus:
+            names[i] = "chorus"
+        elif c == verse:
+            names[i] = "verse"
+        elif len(counts[c]) == 1 and first_chorus < i < body[-1]:
+            names[i] = "bridge"
+    return names
+
+
+def suggested_sections(
+    sections: list[Section], beats: list[float], duration: float
+) -> list[Section]:
+    """Sections of 10–60 s tiling [0, duration], inner boundaries on beats.
+
+    Starts from the structure's boundaries, merges any section shorter than
+    10 s into its shorter neighbour, then splits sections longer than 60 s
+    into equal parts (at most 50 s) whose cuts are moved to the nearest beat.
+    A song shorter than 10 s is one (shorter) section.
+    """
+    if duration <= 0:
+        return []
+    labels = sections or [Section(0.0, duration, "A")]
+    grid = np.asarray(sorted(b for b in beats if 0.0 < b < duration), dtype=float)
+    inner = [s.start for s in labels[1:] if 0.0 < s.start < duration]
+    if len(grid):  # structure boundaries are beats already; others are moved to one
+        inner = [float(grid[np.argmin(np.abs(grid - t))]) for t in inner]
+    edges = [0.0, *sorted(set(inner) - {0.0}), duration]
+    while len(edges) > 2:
+        lens = np.diff(edges)
+        i = int(np.argmin(lens))
+        if lens[i] >= SUGGESTED_MIN_S:
+            break
+        if i == 0:
+            edges.pop(1)
+        elif i == len(lens) - 1:
+            edges.pop(-2)
+        else:  # drop the boundary shared with the shorter neighbour
+            edges.pop(i if lens[i - 1] <= lens[i + 1] else i + 1)
+    out_edges = [edges[0]]
+    for a, b in itertools.pairwise(edges):
+        if b - a > SUGGESTED_MAX_S:
+            k = math.ceil((b - a) / 50.0)
+            for j in range(1, k):
+                t = a + (b - a) * j / k
+                if len(grid):
+                    t = float(grid[np.argmin(np.abs(grid - t))])
+                out_edges.append(t)
+        out_edges.append(b)
+    out_edges[-1] = duration
+    out = []
+    for a, b in itertools.pairwise(out_edges):
+        mid = 0.5 * (a + b)
+        label = next((s.label for s in labels if s.start <= mid < s.end), labels[-1].label)
+        out.append(Section(round(a, 3), round(b, 3), label))
+    return out

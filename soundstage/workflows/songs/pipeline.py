@@ -1,0 +1,113 @@
+"""Song library pipeline: the `songs.analyze` job, running the analysis engine on a stored song.
+
+The engine (`soundstage.media.analysis`) pulls in librosa and friends, so it is
+imported when a job runs, never when the server starts.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from soundstage.platform.db import utcnow
+from soundstage.platform.jobs import JobCancelled, JobContext, JobInterrupted, register_job_type
+from soundstage.workflows.songs.models import Song, SongAnalysis, SongStatus
+
+ANALYZE_JOB = "songs.analyze"
+ProgressFn = Callable[[float, str], None]  # (0..1, stage)
+
+
+def song_prefix(owner_id: str, song_id: str) -> str:
+    return f"users/{owner_id}/songs/{song_id}/"
+
+
+def register_jobs() -> None:
+    register_job_type(ANALYZE_JOB, run_analyze_job)
+
+
+def _job_progress(ctx: JobContext) -> ProgressFn:
+    """The engine's 0..1 fraction onto 2..98 % of the job (fetching before, saving after)."""
+
+    def report(fraction: float, stage: str) -> None:
+        ctx.progress(2 + 96 * min(1.0, max(0.0, fraction)), stage)
+
+    return report
+
+
+def _work_dir(ctx: JobContext) -> Path:
+    path = ctx.settings.tmp_dir / f"job-{ctx.job_id}"
+    shutil.rmtree(path, ignore_errors=True)  # a re-run after a crash starts clean
+    path.mkdir(parents=True)
+    return path
+
+
+def _fetch(ctx: JobContext, key: str, dest: Path) -> Path:
+    """Copy a stored file into the work folder (works for any storage backend)."""
+    with ctx.storage.open_read(key) as source, dest.open("wb") as target:
+        shutil.copyfileobj(source, target, 1 << 20)
+    return dest
+
+
+def run_analyze_job(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
+    song_id = payload["song_id"]
+    with ctx.session() as session:
+        song = session.get(Song, song_id)
+        if song is None:
+            raise JobCancelled("the song was deleted")
+        song.status, song.error = SongStatus.ANALYZING, None
+        key, fmt, lyrics = song.original_key, song.format, song.lyrics
+        session.commit()
+    work = _work_dir(ctx)
+    try:
+        ctx.progress(1, "loading")
+        source = _fetch(ctx, key, work / f"original.{fmt}")
+        from soundstage.media.analysis.analyze import analyze_file
+
+        started = time.perf_counter()
+        result = analyze_file(source, lyrics=lyrics, on_progress=_job_progress(ctx))
+        elapsed = time.perf_counter() - started
+        ctx.progress(99, "saving")
+        data = result.to_dict()
+        _save(ctx, song_id, data, elapsed)
+        return {"song_id": song_id, "bpm": data.get("bpm"), "key": data.get("key"),
+                "mode": data.get("mode"), "analysis_s": round(elapsed, 3)}  # fmt: skip
+    except BaseException as error:
+        _record_failure(ctx, song_id, error)
+        raise
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _save(ctx: JobContext, song_id: str, data: dict[str, Any], elapsed: float) -> None:
+    with ctx.session() as session:
+        song = session.get(Song, song_id)
+        if song is None:
+            raise JobCancelled("the song was deleted")
+        analysis = session.get(SongAnalysis, song_id)
+        if analysis is None:
+            session.add(SongAnalysis(song_id=song_id, result=data, analysis_s=elapsed))
+        else:
+            analysis.result, analysis.analysis_s, analysis.created_at = data, elapsed, utcnow()
+        song.bpm, song.key, song.mode = data.get("bpm"), data.get("key"), data.get("mode")
+        song.status, song.error, song.analyzed_at = SongStatus.ANALYZED, None, utcnow()
+        session.commit()
+
+
+def _record_failure(ctx: JobContext, song_id: str, error: BaseException) -> None:
+    if isinstance(error, JobInterrupted):  # back to the queue: still being analysed
+        return
+    with ctx.session() as session:
+        song = session.get(Song, song_id)
+        if song is None:
+            return
+        if isinstance(error, JobCancelled):  # back to where it was before this job
+            analysed = session.get(SongAnalysis, song_id) is not None
+            song.status = SongStatus.ANALYZED if analysed else SongStatus.UPLOADED
+            song.error = None
+        else:
+            song.status = SongStatus.FAILED
+            song.error = str(error) or type(error).__name__
+        session.commit()

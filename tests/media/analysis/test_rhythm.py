@@ -1,0 +1,131 @@
+"""estimate_rhythm: tempo, beats, downbeats and meter on signals with exact ground truth."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import mir_eval
+import numpy as np
+import pytest
+
+from soundstage.media.analysis.result import Rhythm
+from soundstage.media.analysis.rhythm import estimate_rhythm
+
+_SYNTH = Path(__file__).resolve().parents[3] / "bench" / "analysis" / "synth.py"
+_spec = importlib.util.spec_from_file_location("analysis_bench_synth", _SYNTH)
+synth = importlib.util.module_from_spec(_spec)
+sys.modules[_spec.name] = synth
+_spec.loader.exec_module(synth)
+
+
+def beat_f(ref: np.ndarray, est: list[float]) -> float:
+    est_arr = mir_eval.beat.trim_beats(np.asarray(est))
+    if not len(est_arr):
+        return 0.0
+    return mir_eval.beat.f_measure(mir_eval.beat.trim_beats(np.asarray(ref)), est_arr)
+
+
+def assert_valid(r: Rhythm) -> None:
+    assert isinstance(r, Rhythm)
+    assert 0.0 <= r.bpm_confidence <= 1.0
+    assert r.bpm >= 0.0
+    assert list(r.beats) == sorted(r.beats)
+    assert set(r.downbeats) <= set(r.beats)
+    assert r.meter in (2, 3, 4, 6)
+
+
+@pytest.mark.parametrize("bpm", [40, 60, 90, 120, 150, 200])
+def test_click_track_exact_tempo_and_beats(bpm):
+    y, truth = synth.click_track(bpm, 30.0, 22050)
+    r = estimate_rhythm(y, 22050)
+    assert_valid(r)
+    assert r.bpm == pytest.approx(bpm, rel=0.01)
+    assert beat_f(truth["beats"], r.beats) >= 0.95
+    assert r.bpm_confidence > 0.3
+
+
+@pytest.mark.parametrize(
+    ("style", "bpm"), [("rock", 100), ("four", 128), ("swing", 140), ("rock", 200), ("rock", 60)]
+)
+def test_drum_patterns(style, bpm):
+    y, truth = synth.drum_pattern(bpm, 30.0, 22050, style=style, seed=bpm)
+    r = estimate_rhythm(y, 22050)
+    assert_valid(r)
+    assert r.bpm == pytest.approx(bpm, rel=0.04)
+    assert beat_f(truth["beats"], r.beats) >= 0.9
+    assert r.meter == 4
+
+
+def test_very_slow_drums_give_the_pulse_or_its_double():
+    y, _ = synth.drum_pattern(45, 30.0, 22050, style="rock", seed=45)
+    r = estimate_rhythm(y, 22050)
+    assert_valid(r)
+    assert any(abs(r.bpm / (45 * f) - 1) < 0.04 for f in (1, 2))
+    assert r.bpm_confidence > 0.2
+
+
+@pytest.mark.parametrize("bpm", [90, 140])
+def test_three_four_downbeats(bpm):
+    y, truth = synth.drum_pattern(bpm, 30.0, 22050, style="waltz", seed=3)
+    r = estimate_rhythm(y, 22050)
+    assert r.meter == 3
+    assert r.bpm == pytest.approx(bpm, rel=0.04)
+    ref = truth["downbeats"][truth["downbeats"] > 3]
+    est = np.asarray(r.downbeats)
+    assert mir_eval.beat.f_measure(ref, est[est > 3]) >= 0.9
+
+
+def test_six_eight_dotted_quarter_pulse():
+    y, truth = synth.drum_pattern(70, 30.0, 22050, style="six8", seed=1)
+    r = estimate_rhythm(y, 22050)
+    assert_valid(r)
+    assert any(abs(r.bpm / (70 * f) - 1) < 0.04 for f in (1, 3))  # the beat or the eighth pulse
+    assert beat_f(truth["beats"], r.beats) >= 0.6
+
+
+def test_tempo_ramp_is_followed():
+    y, truth = synth.drum_pattern(90, 40.0, 22050, style="rock", seed=5, end_bpm=120)
+    r = estimate_rhythm(y, 22050)
+    assert_valid(r)
+    assert beat_f(truth["beats"], r.beats) >= 0.85
+
+
+def test_silence_gives_zero_confidence():
+    r = estimate_rhythm(np.zeros(22050 * 10, dtype=np.float32), 22050)
+    assert_valid(r)
+    assert r.bpm_confidence == 0.0
+    assert r.beats == []
+
+
+def test_noise_without_pulse_has_low_confidence():
+    y = (0.1 * np.random.default_rng(0).standard_normal(22050 * 20)).astype(np.float32)
+    r = estimate_rhythm(y, 22050)
+    assert_valid(r)
+    assert r.bpm_confidence < 0.25
+
+
+@pytest.mark.parametrize("n", [0, 1, 100, 4000, 22050, 40000])
+def test_very_short_input(n):
+    y, _ = synth.click_track(120, 2.0, 22050)
+    r = estimate_rhythm(y[:n], 22050)
+    assert_valid(r)
+
+
+def test_non_finite_and_stereo_input():
+    y, _ = synth.click_track(120, 10.0, 22050)
+    stereo = np.stack([y, y])
+    stereo[0, 100] = np.nan
+    r = estimate_rhythm(stereo, 22050)
+    assert_valid(r)
+    assert r.bpm == pytest.approx(120, rel=0.01)
+
+
+@pytest.mark.parametrize("sr", [8000, 96000])
+def test_other_sample_rates(sr):
+    y, truth = synth.drum_pattern(110, 20.0, sr, style="rock", seed=2)
+    r = estimate_rhythm(y, sr)
+    assert_valid(r)
+    assert r.bpm == pytest.approx(110, rel=0.04)
+    assert beat_f(truth["beats"], r.beats) >= 0.9

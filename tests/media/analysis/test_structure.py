@@ -1,0 +1,108 @@
+"""Section detection, naming and the beat-aligned video sections."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from analysis_signals import SR
+
+from soundstage.media.analysis.features import compute_features
+from soundstage.media.analysis.result import Rhythm, Section
+from soundstage.media.analysis.structure import (
+    detect_sections,
+    name_sections,
+    suggested_sections,
+)
+
+
+def _beats(duration: float, period: float = 0.5) -> list[float]:
+    return [round(t, 3) for t in np.arange(0.0, duration, period)]
+
+
+def _check_tiling(sections: list[Section], duration: float) -> None:
+    assert sections[0].start == 0.0
+    assert sections[-1].end == pytest.approx(duration, abs=1e-3)
+    for a, b in itertools.pairwise(sections):
+        assert a.end == b.start
+    assert all(s.end > s.start for s in sections)
+
+
+def _abab(duration_part: float = 12.0) -> tuple[np.ndarray, Rhythm]:
+    """Alternating parts: a quiet C-major arpeggio (A) and a loud noisy A-minor riff (B)."""
+    rng = np.random.default_rng(0)
+    parts = []
+    for i, kind in enumerate("ABAB"):
+        n = int(duration_part * SR)
+        t = np.arange(n) / SR
+        if kind == "A":
+            notes = (261.63, 329.63, 392.0)
+            y = 0.1 * sum(np.sin(2 * np.pi * f * t) for f in notes)
+        else:
+            notes = (220.0, 261.63, 329.63)
+            y = 0.3 * np.tanh(3 * sum(np.sin(2 * np.pi * f * t) for f in notes))
+            y += 0.05 * rng.standard_normal(n)
+        parts.append(y * (1.0 + 0.0 * i))
+    y = np.concatenate(parts).astype(np.float32)
+    beats = _beats(len(y) / SR)
+    rhythm = Rhythm(120.0, 0.9, beats, beats[::4], 4)
+    return y, rhythm
+
+
+def test_detect_sections_finds_the_alternation_and_tiles():
+    y, rhythm = _abab()
+    duration = len(y) / SR
+    sections = detect_sections(compute_features(y), rhythm, duration)
+    _check_tiling(sections, duration)
+    starts = [s.start for s in sections[1:]]
+    for expected in (12.0, 24.0, 36.0):
+        assert min(abs(s - expected) for s in starts) <= 2.0, starts
+    assert all(s.start in rhythm.beats for s in sections[1:])
+    labels = [s.label for s in sections]
+    assert labels[0] != labels[1]
+    assert len(set(labels)) <= 3
+
+
+def test_silence_is_one_section():
+    y = np.zeros(SR * 20, np.float32)
+    sections = detect_sections(compute_features(y), Rhythm(0.0, 0.0, [], [], 4), 20.0)
+    assert sections == [Section(0.0, 20.0, "A")]
+
+
+def test_name_sections_rule():
+    # intro (short, quiet), A B A B A (loud B repeats), bridge C, B, outro
+    clusters = [0, 1, 2, 1, 2, 3, 2, 4]
+    energy = [-30, -18, -10, -18, -10, -15, -10, -32]
+    edges = [0, 8, 30, 50, 72, 92, 108, 130, 140]
+    names = name_sections(clusters, energy, [float(e) for e in edges])
+    assert names == ["intro", "verse", "chorus", "verse", "chorus", "bridge", "chorus", "outro"]
+
+
+def test_name_sections_without_repeats_keeps_letters():
+    assert name_sections([0, 1, 2], [-10, -10, -10], [0.0, 30.0, 60.0, 90.0]) == ["A", "B", "C"]
+
+
+@pytest.mark.parametrize(
+    "starts,duration",
+    [
+        ([0, 3, 8, 40, 41, 150], 200.0),  # tiny sections and a 150 s one
+        ([0], 300.0),  # one long section
+        ([0, 15, 30, 45], 61.0),
+        ([0, 2], 9.0),  # shorter than the minimum: one section
+    ],
+)
+def test_suggested_sections_are_beat_aligned_10_to_60_s(starts, duration):
+    beats = _beats(duration, 0.52)
+    sections = [
+        Section(float(a), float(b), chr(65 + i))
+        for i, (a, b) in enumerate(zip(starts, [*starts[1:], duration], strict=True))
+    ]
+    out = suggested_sections(sections, beats, duration)
+    _check_tiling(out, duration)
+    for s in out[1:]:
+        assert min(abs(s.start - b) for b in beats) < 1e-6
+    if duration >= 10:
+        assert all(10.0 <= s.end - s.start <= 60.0 for s in out), out
+    else:
+        assert len(out) == 1
