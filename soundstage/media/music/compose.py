@@ -253,8 +253,10 @@ def _energy_active(role: str, bed: bool, energy: float, rng: np.random.Generator
         "arp": 0.4,
         "sparkle": 0.25,
     }
-    if bed:
-        return True  # the harmonic bed never drops out, so there is never silence
+    if bed or role == "arp":
+        # The harmonic bed never drops out, so there is never silence; the pulse plays
+        # throughout (softly when energy is low), so the tempo is always audible.
+        return True
     threshold = thresholds[role] + (0.18 if role == "pad" else 0.0)
     return energy >= threshold and rng.random() > 0.12
 

@@ -15,6 +15,7 @@ import soundfile as sf
 from soundstage.media.analysis.key import estimate_key, key_from_chroma
 from soundstage.media.analysis.result import KeyEstimate
 from soundstage.media.analysis.rhythm import estimate_rhythm
+from soundstage.media.music.theory import parse_key
 
 _SYNTH = Path(__file__).resolve().parents[3] / "bench" / "analysis" / "synth.py"
 _spec = importlib.util.spec_from_file_location("analysis_bench_synth_key", _SYNTH)
@@ -123,12 +124,21 @@ def test_round_trip_key_weighted(round_trip):
 
 @pytest.mark.slow
 @pytest.mark.xfail(
-    reason="issue 3 asks 95 % exact; measured 21/24 (one fifth, two relative-key errors)",
+    reason="issue 3 asks 95 % exact; measured 22/24, both misses relative major/minor "
+    "confusions (no bass/tonic cue yet)",
     strict=False,
 )
 def test_round_trip_key_exact(round_trip):
-    hits = [(k.key, k.mode) == (key, mode) for (key, mode, _), k, _ in round_trip]
-    assert np.mean(hits) >= 0.95, [(want, (k.key, k.mode)) for want, k, _ in round_trip]
+    """The requested key and mode, spelled either way (Eb is D#)."""
+    hits = [
+        (parse_key(k.key), k.mode) == (parse_key(key), mode) for (key, mode, _), k, _ in round_trip
+    ]
+    misses = [
+        (want, (k.key, k.mode))
+        for (want, k, _), hit in zip(round_trip, hits, strict=True)
+        if not hit
+    ]
+    assert np.mean(hits) >= 0.95, misses
 
 
 @pytest.mark.slow
