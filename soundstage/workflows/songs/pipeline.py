@@ -12,12 +12,22 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from soundstage.config import Settings
 from soundstage.platform.db import utcnow
 from soundstage.platform.jobs import JobCancelled, JobContext, JobInterrupted, register_job_type
 from soundstage.workflows.songs.models import Song, SongAnalysis, SongStatus
 
 ANALYZE_JOB = "songs.analyze"
 ProgressFn = Callable[[float, str], None]  # (0..1, stage)
+
+
+def configured_transcriber(settings: Settings):
+    """The configured lyrics transcription provider, or None (then lyrics come only from the user)."""
+    from soundstage import providers
+
+    if not providers.available("transcription", settings):
+        return None
+    return providers.get("transcription", settings)
 
 
 def song_prefix(owner_id: str, song_id: str) -> str:
@@ -67,7 +77,10 @@ def run_analyze_job(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
         from soundstage.media.analysis.analyze import analyze_file
 
         started = time.perf_counter()
-        result = analyze_file(source, lyrics=lyrics, on_progress=_job_progress(ctx))
+        transcriber = None if lyrics else configured_transcriber(ctx.settings)
+        result = analyze_file(
+            source, lyrics=lyrics, transcriber=transcriber, on_progress=_job_progress(ctx)
+        )
         elapsed = time.perf_counter() - started
         ctx.progress(99, "saving")
         data = result.to_dict()
