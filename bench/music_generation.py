@@ -126,10 +126,12 @@ def markdown(rows: list[dict]) -> str:
 
 
 def write_section(text: str, path: Path = ROOT / "docs" / "benchmarks.md") -> None:
+    """Replace (or append) the section whose heading is the first line of `text`."""
+    heading = text.splitlines()[0]
     doc = path.read_text() if path.exists() else "# Benchmarks\n\n"
-    if SECTION in doc:
-        start = doc.index(SECTION)
-        end = doc.find("\n## ", start + len(SECTION))
+    if heading in doc:
+        start = doc.index(heading)
+        end = doc.find("\n## ", start + len(heading))
         doc = doc[:start] + text + (doc[end + 1 :] if end != -1 else "")
     else:
         doc = doc.rstrip() + "\n\n" + text

@@ -235,8 +235,8 @@ analysed in {elapsed:.1f} s, i.e. {audio_s / max(elapsed, 1e-9):.0f}× realtime 
 
 - *engine*: tracks rendered by our music engine (60 s, ambient styles, no
   drums) at a requested key and BPM; reference beats every 60/bpm s from 0,
-  downbeats every 4 beats. Their intros and outros carry no pulse at all (pads
-  only), which caps beat F.
+  downbeats every 4 beats. Their only pulse is a soft arpeggio (no drums),
+  which plays in every section.
 - *click*: metronome clicks (accented downbeat) in 4/4 and 3/4, 40–220 BPM.
 - *drums*: kick/snare/hat patterns synthesised in numpy with a bass line:
   rock, four-on-the-floor, half-time feel, swing (4/4), waltz (3/4), 6/8 (the
