@@ -29,5 +29,8 @@ pip_install() { .venv/bin/python -m pip install -q --disable-pip-version-check "
 pip_install --upgrade pip
 # See pyproject.toml: tinysoundfont's playback-only dependency is skipped.
 pip_install --no-deps "tinysoundfont>=0.3.7"
+# Only basic-pitch's shipped ONNX note model is used (run with onnxruntime);
+# its declared dependencies pull TensorFlow (~500 MB), so they are skipped too.
+pip_install --no-deps "basic-pitch==0.4.0"
 pip_install -e ".[${SOUNDSTAGE_EXTRAS:-test}]"
 echo "setup: ready — $(pwd)/.venv/bin/soundstage"

@@ -91,6 +91,19 @@ def _report(path: Path, result: AnalysisResult) -> None:
     out_console.print(table)
 
 
+def _transcribe(file: Path, midi: Path, bpm: float) -> tuple[int, int]:
+    """Melody and bass of `file` to the MIDI file `midi`: (melody notes, bass notes)."""
+    from soundstage.media.analysis.analyze import decode_mono
+    from soundstage.media.analysis.features import SR
+    from soundstage.media.analysis.notes import split_melody_bass, transcribe_notes, write_midi
+    from soundstage.media.audio.decode import probe_audio
+
+    y = decode_mono(file, probe_audio(file).channels)
+    melody, bass = split_melody_bass(transcribe_notes(y, SR))
+    write_midi(midi, melody, bass, bpm)
+    return len(melody), len(bass)
+
+
 def analyze(
     file: Annotated[Path, typer.Argument(help="An audio file: MP3, WAV, M4A, FLAC, OGG...")],
     lyrics: Annotated[
@@ -100,8 +113,13 @@ def analyze(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the whole analysis as one JSON object")
     ] = False,
+    midi: Annotated[
+        Path | None,
+        typer.Option("--midi", help="Also transcribe melody and bass to this MIDI file"),
+    ] = None,
 ) -> None:
-    """Analyze a song: tempo and beats, key, loudness, descriptors, genre, mood, sections, lyrics."""
+    """Analyze a song: tempo and beats, key, loudness, descriptors, genre, mood, sections, lyrics
+    (and with --midi, melody and bass notes to a MIDI file)."""
     if not file.is_file():
         raise _fail(f"{file}: no such file")
     lyrics_text = None
@@ -117,10 +135,29 @@ def analyze(
         result = _run(file, lyrics_text, show=not as_json)
     except (AnalysisError, AudioDecodeError) as error:
         raise _fail(str(error) or f"{file} is not readable audio") from None
+    extra: dict[str, object] = {}
+    if midi is not None:
+        from soundstage.media.analysis.notes import NoteTranscriptionUnavailable
+
+        try:
+            n_melody, n_bass = _transcribe(file, midi, result.rhythm.bpm)
+        except NoteTranscriptionUnavailable as error:
+            raise _fail(str(error)) from None
+        except (AnalysisError, AudioDecodeError) as error:
+            raise _fail(str(error) or f"{file} is not readable audio") from None
+        except OSError as error:
+            raise _fail(f"cannot write {midi}: {error.strerror or error}") from None
+        extra = {"midi_path": str(midi), "melody_notes": n_melody, "bass_notes": n_bass}
     if as_json:
-        typer.echo(json.dumps(result.to_dict()))
+        typer.echo(json.dumps({**result.to_dict(), **extra}))
     else:
         _report(file, result)
+        if extra:
+            out_console.print(
+                f"MIDI: {midi} ({extra['melody_notes']} melody notes, "
+                f"{extra['bass_notes']} bass notes)",
+                highlight=False,
+            )
 
 
 def register(app: typer.Typer) -> None:
