@@ -106,3 +106,22 @@ def test_suggested_sections_are_beat_aligned_10_to_60_s(starts, duration):
         assert all(10.0 <= s.end - s.start <= 60.0 for s in out), out
     else:
         assert len(out) == 1
+
+
+def test_engine_track_boundaries_found_within_3_s(tmp_path):
+    """On a 130 s engine track, at least half the composed section changes are found (±3 s)."""
+    from soundstage.config import Settings
+    from soundstage.media.analysis.analyze import analyze_file
+    from soundstage.media.music.engine import MusicOutputs, MusicRequest, render_music
+
+    request = MusicRequest("warm guitar", 130.0, 12, bpm=100, key="G")
+    result = render_music(request, tmp_path, soundfont=Settings().resolved_soundfont(),
+                          work_dir=tmp_path / "work",
+                          outputs=MusicOutputs(formats=("wav",), stems=False, midi=False))  # fmt: skip
+    reference = [s.start for s in result.composition.sections[1:]]
+    analysis = analyze_file(result.files["wav"])
+    _check_tiling(analysis.sections, analysis.duration_s)
+    found = [s.start for s in analysis.sections[1:]]
+    hits = sum(any(abs(f - r) <= 3.0 for f in found) for r in reference)
+    assert len(reference) >= 3
+    assert hits >= len(reference) / 2, (reference, found)
