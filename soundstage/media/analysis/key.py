@@ -12,6 +12,9 @@
    key profiles — Krumhansl–Kessler (probe-tone ratings), Temperley
    (Kostka–Payne corpus) and Albrecht–Shanahan (classical corpus) — and the
    three correlations are averaged per key. The best key wins.
+5. Tonic cue: a bass-register chroma (35–220 Hz) arbitrates between the best
+   key and its relative major/minor when they score within 0.2: each gets
+   0.5 × its tonic's share of bass energy.
 
 Confidence: the margin between the best and the second-best key's average
 correlation (0.1 or more is full confidence), times the best correlation.
@@ -31,6 +34,10 @@ N_FFT = 4096
 HOP = 1024
 FMIN_HZ = 65.0
 FMAX_HZ = 2100.0
+BASS_FMIN_HZ = 35.0
+BASS_FMAX_HZ = 220.0
+BASS_WEIGHT = 0.5  # tonic cue: score bonus per unit of the tonic's share of bass energy
+RELATIVE_MARGIN = 0.2  # the relative key is considered when its score is this close
 OPENING_FRAMES = 5
 TUNING_SECONDS = 90.0
 SILENCE_RMS = 1e-4
@@ -60,15 +67,20 @@ def estimate_key(
     `y` is mono (or channels × samples, mixed down) at any rate `sr`. Silence
     gives C major with confidence 0.
     """
-    chroma = key_chroma(y, sr)
-    return key_from_chroma(chroma, profiles=profiles)
+    chroma, bass = key_chromas(y, sr)
+    return key_from_chroma(chroma, profiles=profiles, bass=bass)
 
 
 def key_chroma(y: np.ndarray, sr: int) -> np.ndarray:
     """The track's 12-bin harmonic pitch-class profile (C first), summed over time."""
+    return key_chromas(y, sr)[0]
+
+
+def key_chromas(y: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pitch-class profile (65 Hz–2.1 kHz) and bass profile (35–220 Hz), summed over time."""
     y = to_mono_rate(y, sr, KEY_SR)
     if y.size < N_FFT or float(np.sqrt(np.mean(y.astype(np.float64) ** 2))) < SILENCE_RMS:
-        return np.zeros(12)
+        return np.zeros(12), np.zeros(12)
     head = y[: int(TUNING_SECONDS * KEY_SR)]
     tuning = float(librosa.estimate_tuning(y=head, sr=KEY_SR, n_fft=N_FFT, hop_length=HOP * 2))
     if not np.isfinite(tuning):
@@ -77,34 +89,64 @@ def key_chroma(y: np.ndarray, sr: int) -> np.ndarray:
         sr=KEY_SR, n_fft=N_FFT, tuning=tuning, ctroct=5.0, octwidth=None, norm=None
     ).astype(np.float32)
     freqs = np.fft.rfftfreq(N_FFT, 1.0 / KEY_SR)
+    bass_fb = fb.copy()
     fb[:, (freqs < FMIN_HZ) | (freqs > FMAX_HZ)] = 0.0
+    bass_fb[:, (freqs < BASS_FMIN_HZ) | (freqs > BASS_FMAX_HZ)] = 0.0
+    both = np.concatenate([fb, bass_fb])
 
     def reduce(power: np.ndarray) -> np.ndarray:
         mag = np.sqrt(power)
         harmonic = maximum_filter1d(
             minimum_filter1d(mag, OPENING_FRAMES, axis=1), OPENING_FRAMES, axis=1
         )
-        return (fb @ harmonic).sum(axis=1, keepdims=True)
+        return (both @ harmonic).sum(axis=1, keepdims=True)
 
     (sums,) = reduce_spectrogram(y, N_FFT, HOP, [reduce])
-    return sums.sum(axis=1).astype(np.float64)
+    total = sums.sum(axis=1).astype(np.float64)
+    return total[:12], total[12:]
 
 
 def key_from_chroma(
-    chroma: np.ndarray, *, profiles: tuple[str, ...] = ("krumhansl", "temperley", "albrecht")
+    chroma: np.ndarray,
+    *,
+    profiles: tuple[str, ...] = ("krumhansl", "temperley", "albrecht"),
+    bass: np.ndarray | None = None,
 ) -> KeyEstimate:
+    """Best of 24 keys for a pitch-class profile; `bass` (a 12-bin bass-register
+    profile) arbitrates between the best key and its relative major/minor."""
     chroma = np.asarray(chroma, dtype=np.float64)
     if chroma.shape != (12,) or not np.any(chroma > 0) or np.ptp(chroma) < 1e-12:
         return KeyEstimate(key="C", mode="major", confidence=0.0)
     scores = key_scores(chroma, profiles)  # (2, 12): major, minor × tonic
-    order = np.argsort(scores, axis=None)[::-1]
-    best, second = scores.flat[order[0]], scores.flat[order[1]]
-    mode_i, tonic = divmod(int(order[0]), 12)
+    mode_i, tonic = divmod(int(np.argmax(scores)), 12)
+    mode_i, tonic = _relative_by_bass(scores, mode_i, tonic, bass)
+    best = float(scores[mode_i, tonic])
+    second = float(np.max(np.delete(scores.ravel(), mode_i * 12 + tonic)))
     margin = float(np.clip((best - second) / 0.1, 0, 1))
     confidence = float(np.clip(margin**0.5 * max(0.0, best), 0, 1))
     return KeyEstimate(
         key=NOTE_NAMES[tonic], mode=("major", "minor")[mode_i], confidence=round(confidence, 3)
     )
+
+
+def _relative_by_bass(
+    scores: np.ndarray, mode_i: int, tonic: int, bass: np.ndarray | None
+) -> tuple[int, int]:
+    """Switch to the relative key when it scores nearly as well and its tonic
+    dominates the bass register (the bass line lands on the tonic)."""
+    if bass is None:
+        return mode_i, tonic
+    bass = np.asarray(bass, dtype=np.float64)
+    if bass.shape != (12,) or float(bass.sum()) <= 1e-12:
+        return mode_i, tonic
+    share = bass / bass.sum()
+    rel_mode = 1 - mode_i
+    rel_tonic = (tonic + 9) % 12 if mode_i == 0 else (tonic + 3) % 12
+    if scores[mode_i, tonic] - scores[rel_mode, rel_tonic] > RELATIVE_MARGIN:
+        return mode_i, tonic
+    own = scores[mode_i, tonic] + BASS_WEIGHT * share[tonic]
+    rel = scores[rel_mode, rel_tonic] + BASS_WEIGHT * share[rel_tonic]
+    return (rel_mode, rel_tonic) if rel > own else (mode_i, tonic)
 
 
 def key_scores(chroma: np.ndarray, profiles: tuple[str, ...]) -> np.ndarray:

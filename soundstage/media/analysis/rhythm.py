@@ -15,6 +15,9 @@ Pipeline, all at 22.05 kHz with a 512-sample hop (≈ 43 frames per second):
    product is averaged over windows.
 3. Tempo: the maximum of that salience, weighted by a gentle log-normal prior
    (centre 115 BPM, one octave wide) and refined by parabolic interpolation.
+   Metrical level: beats tracked at that tempo whose strength alternates
+   even/odd (off-beats counted as beats) halve it when the half level is
+   steady and salient; a steady, at-least-as-salient double level doubles it.
 4. Beats: dynamic programming (librosa's Ellis beat tracker) on our envelope,
    fed with our tempo, or with a smoothed local tempo curve when the tempo
    moves by more than a few percent.
@@ -81,6 +84,7 @@ def estimate_rhythm(
     weighted = salience * prior
     i = int(np.argmax(weighted))
     bpm = _refine_peak(bpm_grid, weighted, i)
+    bpm = _metrical_level(env, bpm_grid, salience, bpm, min_bpm, max_bpm, tightness)
     periodicity = _acf_at(acf_mean, FPS * 60.0 / bpm)
 
     tempo_curve = _local_tempo(local, bpm_grid, bpm, len(env))
@@ -173,6 +177,63 @@ def _tempo_salience(
     salience = (local * weights[:, None]).sum(axis=0)
     acf_mean = (acf * weights[:, None]).sum(axis=0)
     return bpm_grid, salience, local, acf_mean
+
+
+LEVEL_MIN_BPM = 40.0  # never halve below this (a 30 BPM "beat" is a bar)
+LEVEL_MAX_BPM = 240.0  # never double above this
+ALTERNATING = 0.3  # parity contrast above which a beat level is "too fast"
+STEADY = 0.15  # parity contrast below which a faster level is a plausible beat
+
+
+def _metrical_level(
+    env: np.ndarray,
+    grid: np.ndarray,
+    salience: np.ndarray,
+    bpm: float,
+    min_bpm: float,
+    max_bpm: float,
+    tightness: float,
+) -> float:
+    """Move the tempo an octave when the beats' strength pattern says so.
+
+    At the right level, consecutive beats are about equally strong (kick and
+    snare, or every beat of a pulse); at twice the tempo every second "beat"
+    is an off-beat, so the tracked beats alternate strong/weak. Halve when the
+    chosen level alternates and its half does not (with comparable tempogram
+    salience); double when the double level is steady and at least as salient.
+    """
+    alt = _alternation(env, bpm, tightness)
+    half, double = bpm / 2, bpm * 2
+    here = _salience_at(grid, salience, bpm)
+    if (
+        alt > ALTERNATING
+        and half >= max(min_bpm, LEVEL_MIN_BPM)
+        and _salience_at(grid, salience, half) >= 0.5 * here
+        and _alternation(env, half, tightness) < 0.5 * alt
+    ):
+        return half
+    if (
+        double <= min(max_bpm, LEVEL_MAX_BPM)
+        and _salience_at(grid, salience, double) >= here
+        and _alternation(env, double, tightness) < STEADY
+    ):
+        return double
+    return bpm
+
+
+def _salience_at(grid: np.ndarray, salience: np.ndarray, bpm: float) -> float:
+    near = np.abs(np.log2(grid / bpm)) < 0.03
+    return float(salience[near].max()) if near.any() else 0.0
+
+
+def _alternation(env: np.ndarray, bpm: float, tightness: float) -> float:
+    """|even − odd| / (even + odd) of the envelope peaks at beats tracked at `bpm`."""
+    beats = _track_beats(env, None, bpm, tightness).astype(int)
+    if len(beats) < 4:
+        return 0.0
+    on = maximum_filter1d(env, size=3)[beats]
+    even, odd = float(on[0::2].mean()), float(on[1::2].mean())
+    return abs(even - odd) / max(even + odd, 1e-9)
 
 
 def _acf_at(acf: np.ndarray, lag: float) -> float:

@@ -69,6 +69,19 @@ def test_confidence_orders_clear_and_ambiguous_profiles():
     assert key_from_chroma(clear).key == "C"
 
 
+def test_bass_tonic_arbitrates_relative_keys():
+    # G minor / A# major pitch content leaning major; the bass sits on G.
+    chroma = np.array([0.09, 0.04, 0.13, 0.13, 0.05, 0.11, 0.05, 0.11, 0.04, 0.07, 0.13, 0.05])
+    assert (key_from_chroma(chroma).key, key_from_chroma(chroma).mode) == ("A#", "major")
+    bass = np.zeros(12)
+    bass[[7, 2, 3]] = [0.6, 0.2, 0.2]
+    k = key_from_chroma(chroma, bass=bass)
+    assert (k.key, k.mode) == ("G", "minor")
+    bass_on_a_sharp = np.roll(np.eye(12)[0], 10)
+    k = key_from_chroma(chroma, bass=bass_on_a_sharp)
+    assert (k.key, k.mode) == ("A#", "major")
+
+
 # --- round trip through our own music engine ---------------------------------------
 
 ROUND_TRIP_KEYS = [
@@ -123,11 +136,6 @@ def test_round_trip_key_weighted(round_trip):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    reason="issue 3 asks 95 % exact; measured 22/24, both misses relative major/minor "
-    "confusions (no bass/tonic cue yet)",
-    strict=False,
-)
 def test_round_trip_key_exact(round_trip):
     """The requested key and mode, spelled either way (Eb is D#)."""
     hits = [
@@ -153,7 +161,8 @@ def test_round_trip_tempo_octave_family(round_trip):
 
 @pytest.mark.slow
 @pytest.mark.xfail(
-    reason="issue 3 target (95 % at the right octave) not met on the engine's drum-less ambient tracks; see docs/analysis.md",
+    reason="issue 3 target (95 % at the right octave) not met: 17/24; the drum-less "
+    "ambient tracks' beat accents barely show in the onset envelope (72 → 144, 120 → 60)",
     strict=False,
 )
 def test_round_trip_tempo_exact(round_trip):

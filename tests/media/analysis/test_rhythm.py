@@ -58,6 +58,16 @@ def test_drum_patterns(style, bpm):
     assert r.meter == 4
 
 
+@pytest.mark.parametrize(
+    ("style", "bpm"), [("four", 55), ("four", 70), ("rock", 45), ("rock", 190)]
+)
+def test_metrical_level_from_beat_alternation(style, bpm):
+    """Off-beat hats (slow) or kick/snare half notes (fast) must not move the octave."""
+    y, _ = synth.drum_pattern(bpm, 30.0, 22050, style=style, seed=bpm)
+    r = estimate_rhythm(y, 22050)
+    assert r.bpm == pytest.approx(bpm, rel=0.04)
+
+
 def test_very_slow_drums_give_the_pulse_or_its_double():
     y, _ = synth.drum_pattern(45, 30.0, 22050, style="rock", seed=45)
     r = estimate_rhythm(y, 22050)
