@@ -42,6 +42,17 @@ class AnalysisError(ValueError):
     """The file cannot be analysed: missing, not audio, corrupt or empty."""
 
 
+def _decode(path: Path) -> tuple[AudioInfo, _LoudnessJob, np.ndarray]:
+    """Probe, start the loudness measurement in the background, and decode mono for analysis."""
+    info = _probe(path)
+    loudness = _LoudnessJob(path, info)
+    try:
+        return info, loudness, decode_mono(path, info.channels)
+    except AnalysisError:
+        loudness.cancel()
+        raise
+
+
 def analyze_file(
     path: Path,
     *,
@@ -58,13 +69,7 @@ def analyze_file(
     progress = on_progress or (lambda fraction, stage: None)
     path = Path(path)
     progress(0.0, "decoding")
-    info = _probe(path)
-    loudness = _LoudnessJob(path, info)
-    try:
-        y = decode_mono(path, info.channels)
-    except AnalysisError:
-        loudness.cancel()
-        raise
+    info, loudness, y = _decode(path)
     progress(0.15, "analysing")
     result = analyze_signal(
         y,
@@ -184,13 +189,7 @@ def reference_features(path: Path) -> dict:
     from soundstage.media.analysis.rhythm import estimate_rhythm
 
     path = Path(path)
-    info = _probe(path)
-    loudness = _LoudnessJob(path, info)
-    try:
-        y = decode_mono(path, info.channels)
-    except AnalysisError:
-        loudness.cancel()
-        raise
+    _info, loudness, y = _decode(path)
     with ThreadPoolExecutor(max_workers=2) as pool:
         rhythm_job = pool.submit(estimate_rhythm, y, SR)
         key_job = pool.submit(estimate_key, y, SR)

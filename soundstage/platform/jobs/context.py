@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
 import threading
 import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select, update
@@ -82,6 +85,27 @@ class JobContext:
             session.commit()
         if cancelled:
             raise JobCancelled("cancelled by request")
+
+    def reporter(self, start: float = 0.0, end: float = 100.0) -> Callable[[float, str], None]:
+        """A pipeline's (0..1 fraction, stage) callback mapped onto start..end % of this job."""
+
+        def report(fraction: float, stage: str) -> None:
+            self.progress(start + (end - start) * min(1.0, max(0.0, fraction)), stage)
+
+        return report
+
+    def work_dir(self) -> Path:
+        """A fresh work folder for this job; a re-run after a crash starts clean."""
+        path = self.settings.tmp_dir / f"job-{self.job_id}"
+        shutil.rmtree(path, ignore_errors=True)
+        path.mkdir(parents=True)
+        return path
+
+    def fetch(self, key: str, dest: Path) -> Path:
+        """Copy a stored file into the work folder (works for any storage backend)."""
+        with self.storage.open_read(key) as source, dest.open("wb") as target:
+            shutil.copyfileobj(source, target, 1 << 20)
+        return dest
 
     def check_cancelled(self) -> None:
         """Raise JobCancelled now if cancellation was requested (no progress write)."""

@@ -183,26 +183,15 @@ def register_jobs() -> None:
     register_job_type(RENDER_JOB, run_render_job)
 
 
-def _job_progress(ctx: JobContext) -> ProgressFn:
-    return lambda fraction, stage: ctx.progress(100 * fraction, stage)
-
-
-def _work_dir(ctx: JobContext) -> Path:
-    path = ctx.settings.tmp_dir / f"job-{ctx.job_id}"
-    shutil.rmtree(path, ignore_errors=True)  # a re-run after a crash starts clean
-    path.mkdir(parents=True)
-    return path
-
-
 def run_generate_job(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
     track_id = payload["track_id"]
     spec = AmbientSpec.from_dict(payload["spec"])
     _set_track(ctx, track_id, status=TrackStatus.GENERATING, error=None)
-    work = _work_dir(ctx)
+    work = ctx.work_dir()
     try:
         result = generate_files(
             spec, work / "out", soundfont=ctx.settings.resolved_soundfont(), work_dir=work / "tmp",
-            mp3_quality=ctx.settings.mp3_quality, on_progress=_job_progress(ctx),
+            mp3_quality=ctx.settings.mp3_quality, on_progress=ctx.reporter(),
         )  # fmt: skip
         ctx.progress(99, "saving files")
         stored = _publish(ctx, track_id, result)
@@ -218,14 +207,14 @@ def run_generate_job(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]
 def run_render_job(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
     track_id = payload["track_id"]
     _set_track(ctx, track_id, video_status=VideoStatus.RENDERING, error=None)
-    work = _work_dir(ctx)
+    work = ctx.work_dir()
     try:
         with ctx.session() as session:
             track = session.get(Track, track_id)
             files = dict(track.files)
         audio_kind = "m4a" if "m4a" in files else "mp3"
-        cover = _fetch(ctx, files["cover"]["key"], work / "cover.png")
-        audio = _fetch(ctx, files[audio_kind]["key"], work / FILE_NAMES[audio_kind])
+        cover = ctx.fetch(files["cover"]["key"], work / "cover.png")
+        audio = ctx.fetch(files[audio_kind]["key"], work / FILE_NAMES[audio_kind])
         started = time.perf_counter()
         ctx.progress(1, "rendering video")
         out = render_video_file(
@@ -251,13 +240,6 @@ def run_render_job(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
         raise
     finally:
         shutil.rmtree(work, ignore_errors=True)
-
-
-def _fetch(ctx: JobContext, key: str, dest: Path) -> Path:
-    """Copy a stored file into the work folder (works for any storage backend)."""
-    with ctx.storage.open_read(key) as source, dest.open("wb") as target:
-        shutil.copyfileobj(source, target, 1 << 20)
-    return dest
 
 
 def _store(ctx: JobContext, track_id: str, kind: str, path: Path, name: str | None = None) -> dict:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from soundstage.config import Settings
@@ -38,29 +37,6 @@ def register_jobs() -> None:
     register_job_type(ANALYZE_JOB, run_analyze_job)
 
 
-def _job_progress(ctx: JobContext) -> ProgressFn:
-    """The engine's 0..1 fraction onto 2..98 % of the job (fetching before, saving after)."""
-
-    def report(fraction: float, stage: str) -> None:
-        ctx.progress(2 + 96 * min(1.0, max(0.0, fraction)), stage)
-
-    return report
-
-
-def _work_dir(ctx: JobContext) -> Path:
-    path = ctx.settings.tmp_dir / f"job-{ctx.job_id}"
-    shutil.rmtree(path, ignore_errors=True)  # a re-run after a crash starts clean
-    path.mkdir(parents=True)
-    return path
-
-
-def _fetch(ctx: JobContext, key: str, dest: Path) -> Path:
-    """Copy a stored file into the work folder (works for any storage backend)."""
-    with ctx.storage.open_read(key) as source, dest.open("wb") as target:
-        shutil.copyfileobj(source, target, 1 << 20)
-    return dest
-
-
 def run_analyze_job(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
     song_id = payload["song_id"]
     with ctx.session() as session:
@@ -70,16 +46,16 @@ def run_analyze_job(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
         song.status, song.error = SongStatus.ANALYZING, None
         key, fmt, lyrics = song.original_key, song.format, song.lyrics
         session.commit()
-    work = _work_dir(ctx)
+    work = ctx.work_dir()
     try:
         ctx.progress(1, "loading")
-        source = _fetch(ctx, key, work / f"original.{fmt}")
+        source = ctx.fetch(key, work / f"original.{fmt}")
         from soundstage.media.analysis.analyze import analyze_file
 
         started = time.perf_counter()
         transcriber = None if lyrics else configured_transcriber(ctx.settings)
         result = analyze_file(
-            source, lyrics=lyrics, transcriber=transcriber, on_progress=_job_progress(ctx)
+            source, lyrics=lyrics, transcriber=transcriber, on_progress=ctx.reporter(2, 98)
         )
         elapsed = time.perf_counter() - started
         ctx.progress(99, "saving")
