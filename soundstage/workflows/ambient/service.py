@@ -10,8 +10,9 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from soundstage.config import Settings
-from soundstage.platform.errors import AppError, Conflict, NotFound
+from soundstage.platform.errors import AppError, Conflict
 from soundstage.platform.jobs import TERMINAL_STATES, Job, cancel_job, submit_job
+from soundstage.platform.ownership import get_owned
 from soundstage.platform.storage import Storage
 from soundstage.workflows.ambient.models import Batch, BatchItem, Track, TrackStatus, VideoStatus
 from soundstage.workflows.ambient.pipeline import (
@@ -63,10 +64,7 @@ def create_generation(
 
 
 def get_track(session: Session, owner_id: str, track_id: str) -> Track:
-    track = session.get(Track, track_id)
-    if track is None or track.owner_id != owner_id:
-        raise NotFound("track not found")
-    return track
+    return get_owned(session, Track, track_id, owner_id, "track")
 
 
 def request_render(session: Session, owner_id: str, track_id: str) -> tuple[Track, Job]:
@@ -191,10 +189,7 @@ def create_batch(
 
 
 def get_batch(session: Session, owner_id: str, batch_id: str) -> Batch:
-    batch = session.get(Batch, batch_id)
-    if batch is None or batch.owner_id != owner_id:
-        raise NotFound("batch not found")
-    return batch
+    return get_owned(session, Batch, batch_id, owner_id, "batch")
 
 
 def batch_status(session: Session, batch: Batch) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from soundstage.platform.db import new_id
 from soundstage.platform.errors import Conflict, NotFound
 from soundstage.platform.jobs import TERMINAL_STATES, Job, cancel_job, submit_job
+from soundstage.platform.ownership import get_owned
 from soundstage.platform.storage import Storage
 from soundstage.workflows.songs.models import Song, SongAnalysis, SongStatus
 from soundstage.workflows.songs.pipeline import ANALYZE_JOB, song_prefix
@@ -51,10 +52,7 @@ def create_song(
 
 
 def get_song(session: Session, owner_id: str, song_id: str) -> Song:
-    song = session.get(Song, song_id)
-    if song is None or song.owner_id != owner_id:
-        raise NotFound("song not found")
-    return song
+    return get_owned(session, Song, song_id, owner_id, "song")
 
 
 def list_query(owner_id: str, *, status: str | None = None, q: str | None = None) -> Select:
