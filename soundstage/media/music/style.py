@@ -10,11 +10,11 @@ parameters (key, mode, bpm, mood, instruments) always win. The full lexicon is
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from soundstage.media.music.theory import MODES, TheoryError, parse_key, parse_mode
+from soundstage.media.music.theory import TheoryError, parse_key, parse_mode
 
 ROLES = ("pad", "melody", "arp", "sparkle", "bass", "drone")
 TEXTURES = ("rain", "wind", "waves", "vinyl", "fire")
@@ -331,10 +331,6 @@ def style_from_prompt(
     )
 
 
-def with_overrides(style: Style, **changes: object) -> Style:
-    return replace(style, **changes)
-
-
 def _pick_mood(entries: list[Word], explicit: str | None) -> str:
     if explicit:
         name = explicit.strip().lower()
@@ -382,6 +378,3 @@ def _pick_textures(
 
 def _clip01(value: float) -> float:
     return float(min(1.0, max(0.0, value)))
-
-
-assert all(m in MODES for preset in MOODS.values() for m in preset.modes)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import secrets
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -82,10 +81,9 @@ def _progress() -> Progress:
 
 
 def _spec(request: GenerateRequest) -> AmbientSpec:
-    from soundstage.workflows.ambient.pipeline import AmbientSpec
+    from soundstage.workflows.ambient.service import spec_for
 
-    seed = request.seed if request.seed is not None else secrets.randbelow(2**31 - 1)
-    return AmbientSpec.from_dict({**request.model_dump(exclude={"seed"}), "seed": seed})
+    return spec_for(request)
 
 
 def _request(data: dict, settings: Settings, where: str) -> GenerateRequest:
@@ -98,9 +96,13 @@ def _request(data: dict, settings: Settings, where: str) -> GenerateRequest:
             f"{'.'.join(map(str, e['loc'])) or 'input'}: {e['msg']}" for e in error.errors()
         )
         raise typer.BadParameter(f"{where}: {problems}") from None
-    low, high = settings.ambient_min_duration_s, settings.ambient_max_duration_s
-    if not low <= request.duration_s <= high:
-        raise typer.BadParameter(f"{where}: duration must be between {low:g} and {high:g} seconds")
+    from soundstage.platform.errors import AppError
+    from soundstage.workflows.ambient.service import check_limits
+
+    try:
+        check_limits(request, settings)
+    except AppError as error:
+        raise typer.BadParameter(f"{where}: {error}") from None
     return request
 
 
