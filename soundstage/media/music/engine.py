@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -151,35 +152,23 @@ def _render_pass(
 ):
     meter = LoudnessMeter(SAMPLE_RATE, CHANNELS, true_peak=False)  # only the gain is needed here
     total = round(composition.duration_s * SAMPLE_RATE)
-    stem_writers: dict[str, AudioWriter] = {}
     stem_paths: dict[str, Path] = {}
-    stem_dir = out_dir / "stems"
-    try:
-        with spill.open("wb") as spill_file:
-            for chunk in prefetch(render_chunks(composition, soundfont, SAMPLE_RATE), depth=3):
-                spill_file.write(np.ascontiguousarray(chunk.mix, dtype=np.float32).tobytes())
-                meter.add(chunk.mix)
-                if outputs.stems:
-                    _write_stems(chunk.stems, stem_writers, stem_paths, stem_dir)
-                done = (chunk.frame0 + len(chunk.mix)) / total
-                progress(RENDER_SHARE * done, "rendering")
-        for writer in stem_writers.values():
-            writer.__exit__(None, None, None)
-    except BaseException as error:
-        for writer in stem_writers.values():
-            writer.__exit__(type(error), error, error.__traceback__)
-        raise
+    # Stem writers open as their layers first appear; all publish (or all abort) together.
+    with ExitStack() as writers, spill.open("wb") as spill_file:
+        stems: dict[str, AudioWriter] = {}
+        for chunk in prefetch(render_chunks(composition, soundfont, SAMPLE_RATE), depth=3):
+            spill_file.write(np.ascontiguousarray(chunk.mix, dtype=np.float32).tobytes())
+            meter.add(chunk.mix)
+            for name, audio in chunk.stems.items() if outputs.stems else ():
+                if name not in stems:
+                    stem_paths[name] = out_dir / "stems" / f"{name}.flac"
+                    target = EncodeTarget(stem_paths[name], "flac", bit_depth=24)
+                    stems[name] = writers.enter_context(
+                        AudioWriter([target], SAMPLE_RATE, CHANNELS)
+                    )
+                stems[name].write(audio)
+            progress(RENDER_SHARE * (chunk.frame0 + len(chunk.mix)) / total, "rendering")
     return stem_paths, meter.report()
-
-
-def _write_stems(stems: dict[str, np.ndarray], writers: dict, paths: dict, stem_dir: Path) -> None:
-    for name, audio in stems.items():
-        if name not in writers:
-            stem_dir.mkdir(parents=True, exist_ok=True)
-            paths[name] = stem_dir / f"{name}.flac"
-            target = EncodeTarget(paths[name], "flac", bit_depth=24)
-            writers[name] = AudioWriter([target], SAMPLE_RATE, CHANNELS).__enter__()
-        writers[name].write(audio)
 
 
 def _master_pass(
