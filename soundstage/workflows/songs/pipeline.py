@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Callable
 from typing import Any
 
 from soundstage.config import Settings
@@ -17,7 +16,6 @@ from soundstage.platform.jobs import JobCancelled, JobContext, JobInterrupted, r
 from soundstage.workflows.songs.models import Song, SongAnalysis, SongStatus
 
 ANALYZE_JOB = "songs.analyze"
-ProgressFn = Callable[[float, str], None]  # (0..1, stage)
 
 
 def configured_transcriber(settings: Settings):
