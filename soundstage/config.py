@@ -57,6 +57,26 @@ class Settings(BaseSettings):
     )
     song_max_duration_s: float = Field(600.0, gt=0, description="Longest song accepted, in seconds")
 
+    # Music video (seed 001): every user limit is a setting.
+    video_max_song_duration_s: float = Field(
+        300.0, gt=0, description="Longest song a music video can be made for, in seconds"
+    )
+    video_max_per_user: int = Field(20, ge=1, description="Videos a user may keep at once")
+    video_storage_quota_bytes: int = Field(
+        5 * 1024**3, ge=1, description="Bytes of videos and clips a user may keep"
+    )
+    video_fps: int = Field(30, ge=12, le=60, description="Frame rate of music videos")
+    video_clip_min_s: float = Field(3.0, gt=0, description="Shortest planned clip")
+    video_clip_max_s: float = Field(10.0, gt=0, description="Longest planned clip")
+    video_clip_workers: int = Field(2, ge=1, description="Clips generated in parallel per job")
+    video_regenerations: int = Field(
+        1, ge=0, description="Regenerations allowed per section and per clip"
+    )
+    video_max_sections: int = Field(24, ge=1, description="Most sections per song")
+    video_provider: str | None = Field(
+        None, description="Preferred video provider (embedded, replicate); first configured if unset"
+    )
+
     # Cloud providers (soundstage.providers): used only when their keys are set.
     openai_api_key: str | None = Field(None, description="Enables the OpenAI providers")
     openai_base_url: str = "https://api.openai.com/v1"
