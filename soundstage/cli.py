@@ -95,10 +95,12 @@ def users_create(
 
 def _register_workflow_commands() -> None:
     from soundstage.workflows.ambient.cli import register as ambient
+    from soundstage.workflows.music_video.cli import register as music_video
     from soundstage.workflows.songs.cli import register as songs
 
     ambient(app)
     songs(app)
+    music_video(app)
 
 
 _register_workflow_commands()

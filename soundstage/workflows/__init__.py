@@ -8,21 +8,26 @@ from fastapi import APIRouter
 def routers() -> list[APIRouter]:
     """Every workflow's API router; routers carry their full /api/... paths."""
     from soundstage.workflows.ambient.api import router as ambient
+    from soundstage.workflows.music_video.api import router as music_video
+    from soundstage.workflows.music_video.api import share_router
     from soundstage.workflows.songs.api import router as songs
 
-    return [ambient, songs]
+    return [ambient, songs, music_video, share_router]
 
 
 def register_job_handlers() -> None:
     """Register every workflow's job handlers with the platform job registry."""
     from soundstage.workflows.ambient.pipeline import register_jobs as ambient
+    from soundstage.workflows.music_video.pipeline import register_jobs as music_video
     from soundstage.workflows.songs.pipeline import register_jobs as songs
 
     ambient()
     songs()
+    music_video()
 
 
 def import_models() -> None:
     """Import every workflow's table definitions so metadata and Alembic see them."""
     import soundstage.workflows.ambient.models
+    import soundstage.workflows.music_video.models
     import soundstage.workflows.songs.models  # noqa: F401

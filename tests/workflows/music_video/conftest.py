@@ -1,0 +1,52 @@
+"""A short song from our own engine, uploaded and analysed, for the music video tests."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import make_settings
+from tests.helpers import wait_job
+
+SOUNDSTAGE = Path(sys.executable).with_name("soundstage")
+LYRICS = "light on the water\nslowly drifting home\nwe follow the river\nall the way down"
+
+
+@pytest.fixture(scope="session")
+def song_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 24 s MP3 rendered by our music engine (a steady arpeggio pulse)."""
+    out = tmp_path_factory.mktemp("song")
+    cmd = [str(SOUNDSTAGE), "generate", "warm guitar", "--duration", "24", "--seed", "3"]
+    done = subprocess.run(
+        [*cmd, "--bpm", "100", "--no-stems", "--out", str(out), "--json"],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    return Path(json.loads(done.stdout)["files"]["mp3"])
+
+
+@pytest.fixture
+def settings(tmp_path: Path):
+    """12 fps keeps the 1080p renders of these tests short; everything else is the default."""
+    return make_settings(tmp_path / "data", video_fps=12)
+
+
+def upload(client, user, path: Path, *, lyrics: str | None = LYRICS, analyze: bool = True) -> dict:
+    """Upload (and analyse) a song through the API; returns the song JSON."""
+    files = {"file": (path.name, path.read_bytes(), "audio/mpeg")}
+    data = {"lyrics": lyrics} if lyrics else None
+    song = client.post("/api/songs", files=files, data=data, headers=user.headers)
+    assert song.status_code == 201, song.text
+    song = song.json()
+    if analyze:
+        accepted = client.post(f"/api/songs/{song['id']}/analyze", headers=user.headers)
+        job = wait_job(
+            lambda p: client.get(p, headers=user.headers).json(), accepted.json()["job_id"]
+        )
+        assert job["state"] == "completed", job["error"]
+    return song
