@@ -74,12 +74,35 @@ class Settings(BaseSettings):
     )
     video_max_sections: int = Field(24, ge=1, description="Most sections per song")
     video_provider: str | None = Field(
-        None, description="Preferred video provider (embedded, replicate); first configured if unset"
+        None,
+        description="Preferred video provider (embedded, replicate); first configured if unset",
     )
 
     # Cloud providers (soundstage.providers): used only when their keys are set.
     openai_api_key: str | None = Field(None, description="Enables the OpenAI providers")
     openai_base_url: str = "https://api.openai.com/v1"
+    replicate_api_token: str | None = Field(None, description="Enables the Replicate providers")
+    replicate_base_url: str = "https://api.replicate.com/v1"
+    replicate_video_model: str = Field(
+        "wan-video/wan-2.2-t2v-fast", description="Replicate text-to-video model (owner/name)"
+    )
+    replicate_video_version: str | None = Field(
+        None, description="Pin a model version id (sent to POST /predictions)"
+    )
+    replicate_video_input: dict = Field(
+        default_factory=dict,
+        description="JSON object merged into every video prediction's input (null drops a key)",
+    )
+    replicate_poll_interval_s: float = Field(2.0, gt=0, description="Seconds between polls")
+    replicate_timeout_s: float = Field(
+        900.0, gt=0, description="Longest wait for one clip before it is canceled"
+    )
+    replicate_usd_per_second: float = Field(
+        0.0014, ge=0, description="Estimated USD per second of prediction (GPU) time"
+    )
+    replicate_rate_per_min: float = Field(
+        60.0, gt=0, description="Predictions created per minute (Replicate allows 600)"
+    )
     provider_timeout_s: float = Field(60, gt=0, description="Per-request timeout for providers")
     provider_max_retries: int = Field(
         3, ge=0, description="Retries on 429, 5xx and connection errors"
