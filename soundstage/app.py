@@ -11,6 +11,7 @@ import anyio
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse
 
+import soundstage.web
 import soundstage.workflows
 from soundstage import __version__
 from soundstage.config import Settings, get_settings
@@ -94,5 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router)
     for router in soundstage.workflows.routers():
         _check_workflow_router(router)
+        app.include_router(router)
+    for router in soundstage.web.routers():
         app.include_router(router)
     return app

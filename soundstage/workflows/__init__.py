@@ -9,10 +9,9 @@ def routers() -> list[APIRouter]:
     """Every workflow's API router; routers carry their full /api/... paths."""
     from soundstage.workflows.ambient.api import router as ambient
     from soundstage.workflows.music_video.api import router as music_video
-    from soundstage.workflows.music_video.api import share_router
     from soundstage.workflows.songs.api import router as songs
 
-    return [ambient, songs, music_video, share_router]
+    return [ambient, songs, music_video]
 
 
 def register_job_handlers() -> None:

@@ -3,11 +3,9 @@ finalize, the video library and public share links."""
 
 from __future__ import annotations
 
-import html
 from typing import Any
 
 from fastapi import APIRouter, Response, status
-from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
 from soundstage.config import Settings
@@ -27,13 +25,13 @@ from soundstage.workflows.music_video.schemas import (
     SectionOut,
     SectionPatch,
     SectionsCreate,
+    SharedVideo,
     ShareOut,
     Suggestion,
     VideoOut,
 )
 
 router = APIRouter(tags=["music video"])
-share_router = APIRouter(tags=["shared videos"])
 
 
 def section_out(section: VideoSection, settings: Settings) -> SectionOut:
@@ -328,65 +326,32 @@ def revoke_share(video_id: str, user: CurrentUser, session: SessionDep):
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-# --- public share links ---------------------------------------------------------------------
-
-SHARE_PAGE = """<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title} · Soundstage</title>
-<meta property="og:title" content="{title}">
-<meta property="og:type" content="video.other">
-<meta property="og:image" content="{base}/poster.jpg">
-<meta property="og:video" content="{base}/video.mp4">
-<style>
-  body {{ margin: 0; background: #0b0b10; color: #eee; font: 16px/1.4 system-ui, sans-serif;
-         display: grid; place-items: center; min-height: 100vh; }}
-  main {{ width: min(96vw, {max_width}px); }}
-  video {{ width: 100%; max-height: 88vh; background: #000; border-radius: 8px; }}
-  h1 {{ font-size: 1.1rem; font-weight: 600; margin: .6rem 0; }}
-</style>
-</head>
-<body>
-<main>
-  <video controls playsinline preload="metadata" poster="{base}/poster.jpg">
-    <source src="{base}/video.mp4" type="video/mp4">{track}
-  </video>
-  <h1>{title}</h1>
-</main>
-</body>
-</html>
-"""
+# --- public share links (no login) -------------------------------------------------------
 
 
-@share_router.get("/v/{token}", response_class=HTMLResponse)
-def share_page(token: str, session: SessionDep):
-    """The public page of a shared video: a player, no login."""
+@router.get("/api/share/{token}", response_model=SharedVideo)
+def shared_video(token: str, session: SessionDep):
+    """What a share link shows: title and file URLs (the page itself is /v/{token})."""
     video = service.shared_video(session, token)
-    base = f"/v/{html.escape(token, quote=True)}"
-    track = (
-        f'\n    <track kind="captions" src="{base}/lyrics.vtt" srclang="en" label="Lyrics" default>'
-        if video.captions_key
-        else ""
-    )
-    max_width = 1100 if video.width >= video.height else 480
-    page = SHARE_PAGE.format(
-        title=html.escape(video.title), base=base, track=track, max_width=max_width
-    )
-    return HTMLResponse(page)
+    base = f"/api/share/{token}"
+    return SharedVideo(
+        title=video.title, width=video.width, height=video.height,
+        duration_s=video.duration_s, video_url=f"{base}/video.mp4",
+        poster_url=f"{base}/poster.jpg" if video.poster_key else None,
+        captions_url=f"{base}/lyrics.vtt" if video.captions_key else None,
+    )  # fmt: skip
 
 
-@share_router.get("/v/{token}/video.mp4")
+@router.get("/api/share/{token}/video.mp4")
 def shared_file(token: str, session: SessionDep, storage: StorageDep):
     return _video_file(storage, service.shared_video(session, token), "file")
 
 
-@share_router.get("/v/{token}/poster.jpg")
+@router.get("/api/share/{token}/poster.jpg")
 def shared_poster(token: str, session: SessionDep, storage: StorageDep):
     return _video_file(storage, service.shared_video(session, token), "poster")
 
 
-@share_router.get("/v/{token}/lyrics.vtt")
+@router.get("/api/share/{token}/lyrics.vtt")
 def shared_lyrics(token: str, session: SessionDep, storage: StorageDep):
     return _video_file(storage, service.shared_video(session, token), "lyrics")

@@ -226,9 +226,11 @@ def compose_files(
 
     video = out_dir / "video.mp4"
     poster = out_dir / "poster.jpg"
+    # Captions are burned into the clips; the WebVTT copy is for players that highlight lines.
     result = compose_video(
-        list(clips), song, video, fps=fps, poster=(poster_at, poster), on_progress=on_progress
-    )
+        list(clips), song, video, fps=fps, poster=poster, poster_at_s=poster_at,
+        on_progress=on_progress,
+    )  # fmt: skip
     captions = None
     if lyrics:
         captions = write_webvtt(

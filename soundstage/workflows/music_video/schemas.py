@@ -176,3 +176,13 @@ class ShareOut(BaseModel):
     video_id: str
     share_url: str
     token: str
+
+
+class SharedVideo(BaseModel):
+    title: str
+    width: int
+    height: int
+    duration_s: float | None
+    video_url: str
+    poster_url: str | None
+    captions_url: str | None

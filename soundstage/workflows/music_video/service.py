@@ -107,7 +107,7 @@ def suggestion(session: Session, settings: Settings, owner_id: str, song_id: str
     mood, genre = analysis.get("mood_primary", "calm"), analysis.get("genre", "ambient")
     template = suggest_template(genre, mood, float(analysis.get("energy", 0.5)))
     tags = ", ".join(analysis.get("mood_tags", [])[:3]) or mood
-    prompt = f"{tags} {genre} music video, {TEMPLATES[template].lower()}"
+    prompt = f"{tags} {genre} music video, {template} visuals"
     sections = [
         SectionIn(start=s["start"], end=s["end"], label=s["label"])
         for s in analysis.get("suggested_sections") or []

@@ -18,9 +18,9 @@ LYRICS = "light on the water\nslowly drifting home\nwe follow the river\nall the
 
 @pytest.fixture(scope="session")
 def song_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A 24 s MP3 rendered by our music engine (a steady arpeggio pulse)."""
+    """A 30 s MP3 rendered by our music engine (a steady arpeggio pulse)."""
     out = tmp_path_factory.mktemp("song")
-    cmd = [str(SOUNDSTAGE), "generate", "warm guitar", "--duration", "24", "--seed", "3"]
+    cmd = [str(SOUNDSTAGE), "generate", "warm guitar", "--duration", "30", "--seed", "3"]
     done = subprocess.run(
         [*cmd, "--bpm", "100", "--no-stems", "--out", str(out), "--json"],
         capture_output=True,

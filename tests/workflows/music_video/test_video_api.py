@@ -136,9 +136,10 @@ def test_the_whole_flow(client, user, make_user, song_file, settings):
     shared = client.post(f"/api/videos/{video_id}/share", headers=user.headers).json()
     page = client.get(shared["share_url"])
     assert page.status_code == 200 and "<video" in page.text
-    assert client.get(f"{shared['share_url']}/video.mp4").status_code == 200
+    assert client.get(f"/api/share/{shared['token']}/video.mp4").status_code == 200
     assert client.delete(f"/api/videos/{video_id}/share", headers=user.headers).status_code == 204
     assert client.get(shared["share_url"]).status_code == 404
+    assert client.get(f"/api/share/{shared['token']}/video.mp4").status_code == 404
 
     # finalize: intermediates go, edits are refused
     clip_dir = settings.files_dir / f"users/{user.id}/videos/{video_id}/clips"
