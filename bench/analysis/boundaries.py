@@ -118,7 +118,9 @@ def markdown(rows: list[dict]) -> str:
         "these reference changes are barely audible: the engine often reuses a section's "
         "material at a similar energy, and for about 40 % of the reference boundaries the "
         "change in mean log-mel spectrum over 4 bars either side is smaller than at a "
-        "median bar line of the same track.",
+        "median bar line of the same track. A ceiling check: with the true bar grid, the "
+        "true 4-bar phrase grid and the true number of boundaries, picking the grid points "
+        "of highest timbre/energy/chroma novelty reaches only HR3F ≈ 0.49 on these tracks.",
         "",
         "| track | ref | est | HR0.5P | HR0.5R | HR0.5F | HR3P | HR3R | HR3F |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|",

@@ -35,6 +35,8 @@ from soundstage.media.audio.loudness import LoudnessMeter, LoudnessReport
 
 ENERGY_CURVE_HZ = 20.0
 LOUDNESS_SR = 44100
+PREALLOCATE_MAX_S = 6 * 3600.0  # probed durations beyond this are not trusted
+SERIAL_ABOVE_S = 15 * 60.0  # longer signals: rhythm and key one after the other
 ProgressFn = Callable[[float, str], None]
 
 
@@ -47,7 +49,7 @@ def _decode(path: Path) -> tuple[AudioInfo, _LoudnessJob, np.ndarray]:
     info = _probe(path)
     loudness = _LoudnessJob(path, info)
     try:
-        return info, loudness, decode_mono(path, info.channels)
+        return info, loudness, decode_mono(path, info.channels, info.duration_s)
     except AnalysisError:
         loudness.cancel()
         raise
@@ -118,7 +120,10 @@ def analyze_signal(
     duration = len(y) / SR
     warnings: list[str] = []
     progress(0.2, "rhythm, key and features")
-    with ThreadPoolExecutor(max_workers=2) as pool:  # numpy/FFT work releases the GIL
+    # numpy/FFT work releases the GIL: rhythm and key run beside the frame features. On
+    # long signals each holds copies of the signal, so they take turns (bounded memory).
+    workers = 1 if duration > SERIAL_ABOVE_S else 2
+    with ThreadPoolExecutor(max_workers=workers) as pool:
         rhythm_job = pool.submit(estimate_rhythm, y, SR)
         key_job = pool.submit(estimate_key, y, SR)
         feat = compute_features(y, SR)
@@ -211,23 +216,35 @@ def reference_features(path: Path) -> dict:
     }
 
 
-def decode_mono(path: Path, channels: int = 2) -> np.ndarray:
+def decode_mono(path: Path, channels: int = 2, duration_s: float | None = None) -> np.ndarray:
     """The whole file as mono float32 at 22.05 kHz: the mean of its channels.
 
     FFmpeg resamples (and folds more than two channels to stereo); the
     channels are averaged here, chunk by chunk, because FFmpeg's own stereo to
-    mono fold adds 3 dB.
+    mono fold adds 3 dB. With `duration_s` (the probed duration) the samples
+    are written into one preallocated array, so the peak is the signal plus
+    one chunk rather than twice the signal.
     """
     ch = 1 if channels == 1 else 2
+    ok = duration_s is not None and 0 < duration_s < PREALLOCATE_MAX_S
+    cap = int(duration_s * SR * 1.01) + 2 * SR if ok else 0
+    y = np.empty(cap, dtype=np.float32)
+    extra: list[np.ndarray] = []  # past the preallocated end (duration under-reported)
+    n = 0
     try:
-        chunks = [c.mean(axis=1) for c in read_chunks(path, SR, ch, chunk_frames=SR * 60)]
+        for c in read_chunks(path, SR, ch, chunk_frames=SR * 60):
+            m = len(c)
+            if extra or n + m > cap:
+                extra.append(c.mean(axis=1))
+            elif ch == 1:
+                y[n : n + m] = c[:, 0]
+            else:
+                np.add(c[:, 0], c[:, 1], out=y[n : n + m])
+                y[n : n + m] *= np.float32(0.5)
+            n += 0 if extra else m
     except AudioDecodeError as exc:
         raise AnalysisError(f"cannot decode {path.name}: {exc}") from exc
-    y = (
-        np.concatenate(chunks)
-        if len(chunks) > 1
-        else (chunks[0] if chunks else np.zeros(0, np.float32))
-    )
+    y = np.concatenate([y[:n], *extra]) if extra else y[:n]
     if y.size == 0:
         raise AnalysisError(f"{path.name}: no audio samples")
     return np.nan_to_num(y, copy=False)

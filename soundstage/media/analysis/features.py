@@ -22,6 +22,7 @@ N_FFT = 2048
 HOP = 512
 N_MELS = 96
 BLOCK_FRAMES = 2048  # ~47 s of frames per STFT block
+HPSS_BLOCK = 8192  # frames per block of the mel-domain HPSS
 EPS = 1e-10
 
 
@@ -79,10 +80,16 @@ class Features:
     @cached_property
     def hpss(self) -> tuple[np.ndarray, np.ndarray]:
         """Mel-domain median-filter HPSS (Fitzgerald 2010) with soft masks: (H, P) power."""
-        harm = _median_last_axis(self.mel, 17)
-        perc = median_filter(self.mel, size=(7, 1), mode="nearest")
-        total = harm**2 + perc**2 + EPS
-        return self.mel * (harm**2 / total), self.mel * (perc**2 / total)
+        mel = self.mel
+        h_out, p_out = np.empty_like(mel), np.empty_like(mel)
+        for i0 in range(0, mel.shape[1], HPSS_BLOCK):  # blocks bound the temporaries
+            i1 = min(mel.shape[1], i0 + HPSS_BLOCK)
+            harm = _median_last_axis(mel, 17, i0, i1) ** 2
+            perc = median_filter(mel[:, i0:i1], size=(7, 1), mode="nearest") ** 2
+            total = harm + perc + EPS
+            h_out[:, i0:i1] = mel[:, i0:i1] * (harm / total)
+            p_out[:, i0:i1] = mel[:, i0:i1] * (perc / total)
+        return h_out, p_out
 
     def band(self, lo_hz: float, hi_hz: float) -> np.ndarray:
         """Boolean mask of the mel bands whose centre lies in [lo_hz, hi_hz)."""
@@ -103,7 +110,10 @@ def compute_features(
     window = librosa.filters.get_window("hann", n_fft, fftbins=True).astype(np.float32)
     mel_freqs = librosa.mel_frequencies(n_mels=N_MELS + 2, fmax=sr / 2)[1:-1]
 
-    out = {k: [] for k in ("mel", "chroma", "rms", "zcr", "centroid", "rolloff", "flatness")}
+    fields = ("rms", "zcr", "centroid", "rolloff", "flatness")
+    out = {k: np.empty(n_frames, dtype=np.float32) for k in fields}
+    mel_out = np.empty((N_MELS, n_frames), dtype=np.float32)
+    chroma_out = np.empty((12, n_frames), dtype=np.float32)
     mel_fb_t, chroma_fb_t = np.ascontiguousarray(mel_fb.T), np.ascontiguousarray(chroma_fb.T)
     for t0 in range(0, n_frames, BLOCK_FRAMES):
         t1 = min(n_frames, t0 + BLOCK_FRAMES)
@@ -113,28 +123,30 @@ def compute_features(
         power = spec.real**2 + spec.imag**2  # (B, bins)
         del spec
         mag = np.sqrt(power)
-        out["mel"].append((power @ mel_fb_t).T)
+        mel_out[:, t0:t1] = (power @ mel_fb_t).T
         chroma = (power @ chroma_fb_t).T
-        out["chroma"].append(chroma / np.maximum(chroma.max(axis=0, keepdims=True), EPS))
+        chroma_out[:, t0:t1] = chroma / np.maximum(chroma.max(axis=0, keepdims=True), EPS)
         # RMS and zero crossings from running sums over the block's samples
         starts = np.arange(t1 - t0) * hop
         sq = np.concatenate([[0.0], np.cumsum(seg.astype(np.float64) ** 2)])
-        out["rms"].append(np.sqrt(np.maximum(sq[starts + n_fft] - sq[starts], 0.0) / n_fft))
+        out["rms"][t0:t1] = np.sqrt(np.maximum(sq[starts + n_fft] - sq[starts], 0.0) / n_fft)
         signs = np.signbit(seg)
         cross = np.concatenate([[0], np.cumsum(signs[1:] != signs[:-1])])
-        out["zcr"].append((cross[starts + n_fft - 1] - cross[starts]) / n_fft)
+        out["zcr"][t0:t1] = (cross[starts + n_fft - 1] - cross[starts]) / n_fft
         mag_sum = mag.sum(axis=1)
-        out["centroid"].append((mag @ freqs) / np.maximum(mag_sum, EPS))
+        out["centroid"][t0:t1] = (mag @ freqs) / np.maximum(mag_sum, EPS)
         cum = np.cumsum(mag, axis=1)
         idx = np.argmax(cum >= 0.85 * cum[:, -1:], axis=1)
-        out["rolloff"].append(np.where(mag_sum > EPS, freqs[idx], 0.0))
+        out["rolloff"][t0:t1] = np.where(mag_sum > EPS, freqs[idx], 0.0)
         p = np.maximum(power, np.float32(EPS))
-        out["flatness"].append(np.exp(np.mean(np.log(p), axis=1)) / np.mean(p, axis=1))
-        del p, power, mag, cum
-    cat = {k: np.concatenate(v, axis=-1).astype(np.float32) for k, v in out.items()}
-    silent = cat["rms"] < 1e-5
-    cat["chroma"][:, silent] = 0.0
-    return Features(sr=sr, hop=hop, n_fft=n_fft, n_samples=len(y), mel_freqs=mel_freqs, **cat)
+        out["flatness"][t0:t1] = np.exp(np.mean(np.log(p), axis=1)) / np.mean(p, axis=1)
+        del p, power, mag, cum, sq, cross, signs
+    silent = out["rms"] < 1e-5
+    chroma_out[:, silent] = 0.0
+    return Features(
+        sr=sr, hop=hop, n_fft=n_fft, n_samples=len(y), mel=mel_out, chroma=chroma_out,
+        mel_freqs=mel_freqs, **out,
+    )  # fmt: skip
 
 
 def _segment(y: np.ndarray, t0: int, t1: int, n_fft: int, hop: int) -> np.ndarray:
@@ -148,19 +160,17 @@ def _segment(y: np.ndarray, t0: int, t1: int, n_fft: int, hop: int) -> np.ndarra
     return seg
 
 
-def _median_last_axis(x: np.ndarray, k: int) -> np.ndarray:
-    """Running median of odd width `k` along the last axis (edges repeated), in blocks."""
+def _median_last_axis(x: np.ndarray, k: int, i0: int = 0, i1: int | None = None) -> np.ndarray:
+    """Running median of odd width `k` along the last axis (edges repeated), columns i0..i1."""
+    n = x.shape[-1]
+    i1 = n if i1 is None else i1
     h = k // 2
-    out = np.empty_like(x)
-    for i0 in range(0, x.shape[-1], 8192):
-        i1 = min(x.shape[-1], i0 + 8192)
-        lo, hi = max(0, i0 - h), min(x.shape[-1], i1 + h)
-        p = np.pad(
-            x[..., lo:hi], [(0, 0)] * (x.ndim - 1) + [(h - (i0 - lo), h - (hi - i1))], mode="edge"
-        )
-        view = np.lib.stride_tricks.sliding_window_view(p, k, axis=-1)
-        out[..., i0:i1] = np.partition(view, h, axis=-1)[..., h]
-    return out
+    lo, hi = max(0, i0 - h), min(n, i1 + h)
+    p = np.pad(
+        x[..., lo:hi], [(0, 0)] * (x.ndim - 1) + [(h - (i0 - lo), h - (hi - i1))], mode="edge"
+    )
+    view = np.lib.stride_tricks.sliding_window_view(p, k, axis=-1)
+    return np.partition(view, h, axis=-1)[..., h]
 
 
 def energy_curve(y: np.ndarray, sr: int, hz: float = 20.0) -> np.ndarray:
@@ -169,8 +179,13 @@ def energy_curve(y: np.ndarray, sr: int, hz: float = 20.0) -> np.ndarray:
     points = max(1, round(n / sr * hz))
     edges = np.round(np.arange(points) * sr / hz).astype(np.int64)
     edges = edges[edges < n] if n else np.zeros(1, dtype=np.int64)
-    sq = np.asarray(y, dtype=np.float64) ** 2
-    sums = np.add.reduceat(sq, edges) if n else np.zeros(1)
+    sums = np.zeros(len(edges))
+    for j0 in range(0, len(edges), 4096):  # float64 squares one block of windows at a time
+        j1 = min(len(edges), j0 + 4096)
+        stop = int(edges[j1]) if j1 < len(edges) else n
+        if n:
+            sq = np.asarray(y[edges[j0] : stop], dtype=np.float64) ** 2
+            sums[j0:j1] = np.add.reduceat(sq, edges[j0:j1] - edges[j0])
     counts = np.diff(np.append(edges, n)).clip(min=1)
     db = 10.0 * np.log10(sums / counts + EPS)
     curve = np.clip((db + 60.0) / 54.0, 0.0, 1.0)

@@ -24,11 +24,16 @@ from soundstage.media.analysis.features import EPS, Features
 from soundstage.media.analysis.result import Rhythm, Section
 
 MAX_UNITS = 1200
-KERNEL_BEATS = 16  # half-size of the checkerboard kernel
+NOVELTY_HALVES = (4, 8)  # checkerboard kernel half-sizes, in units (bars)
+VIEW_WEIGHTS = {"timbre": 1.0, "energy": 1.0, "harmony": 0.25}
+BOUNDARY_COST = 0.6  # per boundary, against a novelty normalised to a maximum of 1
+PHRASE_BONUS = 0.1  # per section whose length is a multiple of PHRASE_UNITS
+PHRASE_UNITS = 4  # 4, 8, 12, 16 bars
 MIN_SECTION_S = 6.0
 SAME_CLUSTER_DISTANCE = 0.45  # 1 - block-mean cosine similarity
 SUGGESTED_MIN_S = 10.0
 SUGGESTED_MAX_S = 60.0
+ENERGY_BANDS_HZ = ((0, 150), (150, 400), (400, 1000), (1000, 3000), (3000, 11025))
 
 
 def beat_grid(rhythm: Rhythm, duration: float) -> np.ndarray:
@@ -39,13 +44,26 @@ def beat_grid(rhythm: Rhythm, duration: float) -> np.ndarray:
     return beats
 
 
+def unit_grid(rhythm: Rhythm, duration: float) -> np.ndarray:
+    """Unit start times: bars (from the downbeats), else groups of 4 beats, else 2 s.
+
+    Sections start on bar lines, so boundaries are chosen among unit starts. A
+    pickup before the first downbeat is a unit of its own. Songs with more than
+    `MAX_UNITS` bars are grouped in runs of bars.
+    """
+    beats = beat_grid(rhythm, duration)
+    downbeats = np.asarray([d for d in rhythm.downbeats if 0.0 <= d < duration], dtype=float)
+    units = downbeats if len(downbeats) >= 8 and len(beats) >= 8 else beats[::4]
+    units = np.unique(np.concatenate([[0.0], units]))
+    if len(units) > 1 and units[1] - units[0] < 0.25 * float(np.median(np.diff(units))):
+        units = np.delete(units, 1)  # a sliver before the first bar line joins it
+    group = max(1, math.ceil(len(units) / MAX_UNITS))
+    return units[::group]
+
+
 def unit_features(feat: Features, unit_starts: np.ndarray) -> np.ndarray:
     """(units, 24) L2-normalised rows: chroma means ‖ z-scored MFCC 1–12 means."""
-    n = feat.n_frames
-    idx = np.clip(np.round(unit_starts * feat.frame_rate).astype(int), 0, n - 1)
-    idx[0] = 0
-    idx = np.maximum.accumulate(idx)
-    counts = np.diff(np.append(idx, n)).clip(min=1)
+    idx, counts = _frame_index(feat, unit_starts)
     chroma = np.add.reduceat(feat.chroma, idx, axis=1) / counts
     mf = feat.mfcc[1:13]
     mf = (mf - mf.mean(axis=1, keepdims=True)) / (mf.std(axis=1, keepdims=True) + EPS)
@@ -56,6 +74,37 @@ def unit_features(feat: Features, unit_starts: np.ndarray) -> np.ndarray:
     return x / (np.linalg.norm(x, axis=1, keepdims=True) + EPS)
 
 
+def view_features(feat: Features, unit_starts: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-unit means of three views: timbre (MFCC 1–12), energy (log band energies,
+    loudness, onset flux) and harmony (chroma, L2-normalised); rows are units."""
+    idx, counts = _frame_index(feat, unit_starts)
+
+    def mean(x: np.ndarray) -> np.ndarray:
+        return (np.add.reduceat(x, idx, axis=1) / counts).T
+
+    bands = [
+        10.0 * np.log10(feat.mel[feat.band(lo, hi)].sum(axis=0) + EPS) for lo, hi in ENERGY_BANDS_HZ
+    ]
+    energy = np.stack([*bands, 20.0 * np.log10(feat.rms + EPS), feat.onset_env])
+    chroma = mean(feat.chroma)
+    return {
+        "timbre": mean(feat.mfcc[1:13]),
+        "energy": mean(energy),
+        "harmony": chroma / (np.linalg.norm(chroma, axis=1, keepdims=True) + EPS),
+    }
+
+
+def view_similarity(x: np.ndarray, cosine: bool = False) -> np.ndarray:
+    """Self-similarity: cosine, or a Gaussian of the distance between z-scored rows
+    (scaled by the median squared distance)."""
+    if cosine:
+        return x @ x.T
+    z = (x - x.mean(axis=0)) / (x.std(axis=0) + 1e-6)
+    sq = (z * z).sum(axis=1)
+    d2 = np.maximum(sq[:, None] + sq[None, :] - 2.0 * (z @ z.T), 0.0) / z.shape[1]
+    return np.exp(-d2 / (float(np.median(d2)) + EPS))
+
+
 def novelty(ssm: np.ndarray, half: int) -> np.ndarray:
     """Foote novelty: Gaussian checkerboard kernel correlated along the diagonal."""
     n = len(ssm)
@@ -63,11 +112,52 @@ def novelty(ssm: np.ndarray, half: int) -> np.ndarray:
     ax = np.arange(-half, half) + 0.5
     g = np.exp(-0.5 * (ax / (0.5 * half)) ** 2)
     kernel = np.outer(g, g) * np.sign(np.outer(ax, ax))
-    padded = np.pad(ssm, half, mode="constant")
+    padded = np.pad(ssm, half, mode="reflect" if n > half else "constant")
     out = np.empty(n)
     for i in range(n):
         out[i] = (padded[i : i + 2 * half, i : i + 2 * half] * kernel).sum()
     return np.maximum(out, 0.0)
+
+
+def combined_novelty(views: dict[str, np.ndarray]) -> np.ndarray:
+    """Weighted sum over views and kernel sizes of max-normalised novelties (max 1)."""
+    n = len(next(iter(views.values())))
+    total = np.zeros(n)
+    for name, weight in VIEW_WEIGHTS.items():
+        ssm = view_similarity(views[name], cosine=name == "harmony")
+        for half in NOVELTY_HALVES:
+            nov = novelty(ssm, half)
+            total += weight * nov / (nov.max() + EPS)
+    return total / (total.max() + EPS)
+
+
+def segment_units(nov: np.ndarray, min_len: int) -> list[int]:
+    """Boundary units maximising Σ (novelty − BOUNDARY_COST) + PHRASE_BONUS per section
+    whose length is a multiple of PHRASE_UNITS; sections are at least `min_len` units
+    (the first and last may be shorter when the song is)."""
+    n = len(nov)
+    gain = np.append(nov[:n] - BOUNDARY_COST, 0.0)  # ending at n (the song's end) is free
+    best = np.full(n + 1, -np.inf)
+    best[0] = 0.0
+    back = np.zeros(n + 1, dtype=int)
+    lengths = np.arange(n + 1)
+    bonus = np.where(lengths % PHRASE_UNITS == 0, PHRASE_BONUS, 0.0)
+    for j in range(1, n + 1):
+        i = np.arange(0, j - min_len + 1)
+        if len(i) == 0:
+            continue
+        cand = best[i] + bonus[j - i]
+        k = int(np.argmax(cand))
+        if np.isfinite(cand[k]):
+            best[j], back[j] = cand[k] + gain[j], int(i[k])
+    if not np.isfinite(best[n]):
+        return []
+    cuts, j = [], n
+    while j > 0:
+        j = back[j]
+        if j > 0:
+            cuts.append(j)
+    return sorted(cuts)
 
 
 def detect_sections(feat: Features, rhythm: Rhythm, duration: float) -> list[Section]:
@@ -77,21 +167,24 @@ def detect_sections(feat: Features, rhythm: Rhythm, duration: float) -> list[Sec
     beats = beat_grid(rhythm, duration)
     if len(beats) < 4 or feat.rms.max() < 1e-5:
         return [Section(0.0, round(duration, 3), "A")]
-    group = max(1, math.ceil(len(beats) / MAX_UNITS))
-    units = beats[::group]
-    x = unit_features(feat, units)
-    ssm = x @ x.T
-    beat_s = float(np.median(np.diff(units))) if len(units) > 1 else 0.5
-    nov = novelty(ssm, max(2, KERNEL_BEATS // group))
-    min_units = max(2, round(MIN_SECTION_S / beat_s))
-    cuts = _peaks(nov, min_units)
-    bounds = sorted({_snap(units[c], rhythm.downbeats, beat_s) for c in cuts})
+    units = unit_grid(rhythm, duration)
+    if len(units) < 4:
+        return [Section(0.0, round(duration, 3), "A")]
+    unit_s = float(np.median(np.diff(units)))
+    nov = combined_novelty(view_features(feat, units))
+    cuts = segment_units(nov, max(2, round(MIN_SECTION_S / unit_s)))
     edges = (
         [0.0]
-        + [b for b in bounds if MIN_SECTION_S / 2 < b < duration - MIN_SECTION_S / 2]
+        + [
+            float(units[c])
+            for c in cuts
+            if MIN_SECTION_S / 2 < units[c] < duration - MIN_SECTION_S / 2
+        ]
         + [duration]
     )
     edges = _dedupe(edges, MIN_SECTION_S / 2)
+    x = unit_features(feat, units)
+    ssm = x @ x.T
     unit_edges = [int(np.searchsorted(units, e - 1e-6)) for e in edges]
     labels = _cluster(ssm, unit_edges)
     keep = [0] + [i for i in range(1, len(labels)) if labels[i] != labels[i - 1]]
@@ -105,29 +198,13 @@ def detect_sections(feat: Features, rhythm: Rhythm, duration: float) -> list[Sec
     ]
 
 
-def _peaks(nov: np.ndarray, min_dist: int) -> list[int]:
-    if nov.max() <= EPS:
-        return []
-    thr = nov.mean() + 0.5 * nov.std()
-    order = np.argsort(-nov)
-    chosen: list[int] = []
-    for i in order:
-        if nov[i] < thr:
-            break
-        if i < min_dist // 2 or i > len(nov) - min_dist // 2:
-            continue
-        if all(abs(int(i) - c) >= min_dist for c in chosen):
-            chosen.append(int(i))
-    return sorted(chosen)
-
-
-def _snap(t: float, downbeats: list[float], beat_s: float) -> float:
-    if downbeats:
-        d = np.asarray(downbeats)
-        j = int(np.argmin(np.abs(d - t)))
-        if abs(d[j] - t) <= 2.0 * beat_s:
-            return float(d[j])
-    return float(t)
+def _frame_index(feat: Features, unit_starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    n = feat.n_frames
+    idx = np.clip(np.round(unit_starts * feat.frame_rate).astype(int), 0, n - 1)
+    idx[0] = 0
+    idx = np.maximum.accumulate(idx)
+    counts = np.diff(np.append(idx, n)).clip(min=1)
+    return idx, counts
 
 
 def _dedupe(edges: list[float], min_gap: float) -> list[float]:
