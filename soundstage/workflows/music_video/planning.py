@@ -16,7 +16,7 @@ from dataclasses import dataclass
 MAX_NOTE_CHARS = 100
 # Inner section edges may be this far apart (a gap or an overlap) before snapping and
 # still count as touching: the width of a hand-dragged handle, not a real gap.
-EDGE_TOLERANCE_S = 0.05
+EDGE_TOLERANCE_S = 0.1
 
 
 class PlanError(ValueError):

@@ -65,6 +65,12 @@ def analysis_of(session: Session, song: Song) -> dict[str, Any]:
     return row.result
 
 
+def song_duration(song: Song, analysis: dict[str, Any]) -> float:
+    """The length of the decoded audio (what the video must match), not the container's
+    figure, which for MP3 includes the encoder's padding."""
+    return float(analysis.get("duration_s") or song.duration_s)
+
+
 def sections_of(session: Session, song_id: str) -> list[VideoSection]:
     stmt = select(VideoSection).where(VideoSection.song_id == song_id)
     return list(session.scalars(stmt.order_by(VideoSection.index)))
@@ -111,7 +117,7 @@ def suggestion(session: Session, settings: Settings, owner_id: str, song_id: str
     sections = [
         SectionIn(start=s["start"], end=s["end"], label=s["label"])
         for s in analysis.get("suggested_sections") or []
-    ] or [SectionIn(start=0.0, end=song.duration_s, label="A")]
+    ] or [SectionIn(start=0.0, end=song_duration(song, analysis), label="A")]
     return {
         "video_type": template,
         "video_types": dict(TEMPLATES),
@@ -158,7 +164,7 @@ def create_sections(
     drafts = [planning.SectionDraft(s.start, s.end, s.label, s.prompt_note) for s in sections]
     try:
         snapped = planning.validate_sections(
-            drafts, duration_s=song.duration_s, beats=analysis.get("beats") or [],
+            drafts, duration_s=song_duration(song, analysis), beats=analysis.get("beats") or [],
             min_section_s=settings.video_clip_min_s, max_sections=settings.video_max_sections,
         )  # fmt: skip
     except planning.PlanError as error:
@@ -251,7 +257,7 @@ def _replace_plan(
     try:
         slots = planning.plan_clips(
             drafts, beats=analysis.get("beats") or [], downbeats=analysis.get("downbeats") or [],
-            fps=fps, total_frames=round(song.duration_s * fps),
+            fps=fps, total_frames=round(song_duration(song, analysis) * fps),
             min_s=settings.video_clip_min_s, max_s=settings.video_clip_max_s,
         )  # fmt: skip
     except planning.PlanError as error:
