@@ -26,8 +26,6 @@ def clip_video_args(fps: int, *, preset: str = X264_PRESET, crf: int = X264_CRF)
         str(crf),
         "-pix_fmt",
         PIX_FMT,
-        "-profile:v",
-        "high",
         "-r",
         str(fps),
         "-g",

@@ -43,7 +43,7 @@ def test_each_template_renders_exact_frames(
     out = render_clip(spec, tmp_path / f"{template}.mp4")
     assert out == tmp_path / f"{template}.mp4"
     facts = probe_video(out)
-    assert facts["codec_name"] == "h264" and facts["profile"] == "High"
+    assert facts["codec_name"] == "h264"
     assert facts["pix_fmt"] == PIX_FMT
     assert (facts["width"], facts["height"]) == (160, 90)
     assert facts["r_frame_rate"] == "24/1"
