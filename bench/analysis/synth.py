@@ -196,3 +196,158 @@ def chord_pad(
         i += 1
     out /= max(1e-9, float(np.abs(out).max())) / 0.8
     return out.astype(np.float32), {"key": key, "mode": mode}
+
+
+# --- General-MIDI grooves rendered through a SoundFont -----------------------------
+
+GM_KICK, GM_SNARE, GM_CLAP, GM_HAT, GM_OPEN_HAT, GM_PEDAL_HAT = 36, 38, 39, 42, 46, 44
+GM_RIDE, GM_COWBELL, GM_SHAKER, GM_CONGA, GM_BRUSH, GM_TOM = 51, 56, 70, 63, 40, 47
+_ROOTS = (0, 9, 5, 7)  # I vi IV V in C
+
+
+def _hits(positions, bar, pitch, vel, length=0.25):
+    """Drum or note hits at beat `positions` inside every `bar` beats."""
+    return lambda n: [
+        (bar * k + p, pitch, vel, length) for k in range(n // bar + 1) for p in positions
+    ]
+
+
+def _every(step, pitch, vel, offset=0.0, on_beat_accent=0):
+    def notes(n):
+        return [(b, pitch, vel + (on_beat_accent if b % 1 == 0 else 0), 0.25)
+                for b in np.arange(offset, n, step)]  # fmt: skip
+
+    return notes
+
+
+def _bass(positions, bar=4, length=0.5, vel=88):
+    return lambda n: [(bar * k + p, 36 + _ROOTS[k % 4], vel, length)
+                      for k in range(n // bar + 1) for p in positions]  # fmt: skip
+
+
+def _walking(vel=85):
+    return lambda n: [
+        (k, 36 + _ROOTS[(k // 4) % 4] + (0, 4, 7, 5)[k % 4], vel, 0.9) for k in range(n)
+    ]
+
+
+def _chords(positions, bar=4, vel=68, length=0.9, octave=60):
+    def notes(n):
+        out = []
+        for k in range(n // bar + 1):
+            root = _ROOTS[k % 4]
+            third = 3 if root == 9 else 4
+            out += [(bar * k + p, octave + root + iv, vel, length)
+                    for p in positions for iv in (0, third, 7)]  # fmt: skip
+        return out
+
+    return notes
+
+
+def _merge(*parts):
+    return lambda n: [x for part in parts for x in part(n)]
+
+
+# name -> (tempi, swing (fraction of a beat the off-beat 8th is late), {GM program or "drums": notes})
+GM_GROOVES: dict[str, tuple[tuple[int, ...], float, dict]] = {
+    "rock": ((90, 110, 130, 150), 0.0, {
+        "drums": _merge(_hits([0, 2, 2.5], 4, GM_KICK, 110), _hits([1, 3], 4, GM_SNARE, 105),
+                        _every(0.5, GM_HAT, 60, on_beat_accent=20)),
+        33: _bass([0, 0.5, 1, 1.5, 2, 2.5, 3, 3.5], length=0.45), 29: _chords([0, 2], length=1.9)}),
+    "pop ballad": ((66, 76), 0.0, {
+        "drums": _merge(_hits([0, 2.5], 4, GM_KICK, 95), _hits([1, 3], 4, GM_SNARE, 90),
+                        _every(0.25, GM_HAT, 60, on_beat_accent=15)),
+        0: _merge(_chords([0], length=3.8, vel=60), _every(0.5, 72, 50)), 33: _bass([0, 2.5], length=1.4)}),
+    "house": ((124, 128), 0.0, {
+        "drums": _merge(_every(1, GM_KICK, 115), _hits([1, 3], 4, GM_CLAP, 90),
+                        _every(1, GM_OPEN_HAT, 70, offset=0.5), _every(0.25, GM_HAT, 45)),
+        38: _bass([0.5, 1.5, 2.5, 3.5], length=0.3), 81: _chords([0, 1.5, 3], vel=55, length=0.4)}),
+    "hip-hop": ((88, 95), 0.08, {
+        "drums": _merge(_hits([0, 1.75, 2.5], 4, GM_KICK, 115), _hits([1, 3], 4, GM_SNARE, 110),
+                        _every(0.5, GM_HAT, 70)),
+        38: _bass([0, 1.75, 2.5], length=0.7), 4: _chords([0], length=3.5, vel=55)}),
+    "jazz swing": ((120, 160, 200), 0.16, {
+        "drums": _merge(_every(1, GM_RIDE, 85), _hits([1.5, 3.5], 4, GM_RIDE, 70),
+                        _hits([1, 3], 4, GM_PEDAL_HAT, 75)),
+        32: _walking(), 0: _chords([1.5, 3], length=0.3, vel=60, octave=55)}),
+    "waltz": ((87, 175), 0.0, {
+        "drums": _merge(_hits([0], 3, GM_KICK, 90), _hits([1, 2], 3, GM_BRUSH, 60)),
+        32: _bass([0], bar=3, length=0.9), 0: _chords([1, 2], bar=3, length=0.6, vel=65)}),
+    "cha-cha": ((120,), 0.0, {
+        "drums": _merge(_hits([0, 2], 4, GM_KICK, 100), _every(1, GM_COWBELL, 80),
+                        _hits([3, 3.5], 4, GM_CONGA, 90), _every(0.5, GM_SHAKER, 55)),
+        32: _bass([0, 1.5, 3], length=0.5), 0: _chords([0.5, 1.5, 2.5, 3.5], length=0.3, vel=60)}),
+    "jive": ((172,), 0.16, {
+        "drums": _merge(_hits([0, 2], 4, GM_KICK, 100), _hits([1, 3], 4, GM_SNARE, 105),
+                        _every(1, GM_RIDE, 75), _hits([0.5, 1.5, 2.5, 3.5], 4, GM_RIDE, 55)),
+        32: _walking(), 0: _chords([1, 3], length=0.3, vel=65)}),
+    "quickstep": ((200,), 0.0, {
+        "drums": _merge(_hits([0, 2], 4, GM_KICK, 95), _hits([1, 3], 4, GM_BRUSH, 90)),
+        32: _bass([0, 2], length=0.9), 0: _chords([1, 3], length=0.4, vel=70)}),
+    "folk strum": ((100, 120), 0.0, {
+        25: _merge(_chords([0, 1, 2, 3], length=0.4, vel=85, octave=52),
+                   _chords([0.5, 1.5, 2.5, 3.5], length=0.3, vel=55, octave=55)),
+        32: _bass([0, 2], length=0.9, vel=80)}),
+    "orchestral": ((80,), 0.0, {
+        48: _chords([0], length=3.9, vel=70), 45: _bass([0, 1, 2, 3], length=0.5, vel=90),
+        73: _hits([0, 1, 1.5, 2, 3], 8, 79, 70, length=0.5), "drums": _hits([0], 4, GM_TOM, 80)}),
+    "drum and bass": ((174,), 0.0, {
+        "drums": _merge(_hits([0, 2.5], 4, GM_KICK, 115), _hits([1, 3], 4, GM_SNARE, 110),
+                        _every(0.5, GM_HAT, 70)),
+        38: _bass([0, 2.5], length=1.2)}),
+    "piano arpeggio": ((70,), 0.0, {
+        0: _merge(_chords([0], length=3.9, vel=55, octave=48), _every(0.5, 72, 55, on_beat_accent=10))}),
+}  # fmt: skip
+
+
+def gm_groove(
+    name: str, bpm: float, duration_s: float, soundfont: str, sr: int = 22050, seed: int = 0
+) -> tuple[np.ndarray, dict]:
+    """A genre groove from GM_GROOVES played through a General-MIDI SoundFont (tinysoundfont).
+
+    Real drum-kit and instrument samples, 8 ms timing jitter and velocity spread;
+    the reference beat is the quarter note (dotted rhythms are not used), which is
+    the level dance and pop annotations use for these styles.
+    """
+    import tinysoundfont
+
+    _, swing, parts = GM_GROOVES[name]
+    rng = np.random.default_rng(seed)
+    synth = tinysoundfont.Synth(samplerate=sr, gain=-8)
+    sfid = synth.sfload(str(soundfont))
+    n_beats = int(duration_s * bpm / 60) + 1
+    beat = 60.0 / bpm
+    events = []
+    for i, (program, notes) in enumerate(parts.items()):
+        if program == "drums":
+            chan = 9
+            synth.program_select(chan, sfid, 128, 0, True)
+        else:
+            chan = i if i < 9 else i + 1
+            synth.program_select(chan, sfid, 0, program)
+        for pos, pitch, vel, length in notes(n_beats):
+            t = pos * beat + (swing * beat if abs(pos % 1 - 0.5) < 1e-6 else 0.0)
+            t += rng.normal(0, 0.008)
+            if 0 <= t < duration_s:
+                v = int(np.clip(vel + rng.normal(0, 6), 10, 127))
+                events += [
+                    (t, 1, chan, pitch, v),
+                    (t + max(0.05, length * beat), 0, chan, pitch, 0),
+                ]
+    events.sort(key=lambda e: (e[0], e[1]))
+    chunks, now = [], 0
+    for t, on, chan, pitch, vel in [*events, (duration_s, -1, 0, 0, 0)]:
+        n = int(t * sr) - now
+        if n > 0:
+            chunks.append(np.frombuffer(synth.generate(n), np.float32).reshape(-1, 2))
+            now += n
+        if on == 1:
+            synth.noteon(chan, pitch, vel)
+        elif on == 0:
+            synth.noteoff(chan, pitch)
+    y = np.concatenate(chunks).mean(axis=1)
+    y = y / max(1e-9, float(np.abs(y).max())) * 0.8
+    beats = np.arange(0.0, duration_s - 1e-9, beat)
+    meter = 3 if name == "waltz" else 4
+    return y.astype(np.float32), {"bpm": float(bpm), "beats": beats, "downbeats": beats[::meter],
+                                  "meter": meter}  # fmt: skip

@@ -15,9 +15,12 @@ Pipeline, all at 22.05 kHz with a 512-sample hop (≈ 43 frames per second):
    product is averaged over windows.
 3. Tempo: the maximum of that salience, weighted by a gentle log-normal prior
    (centre 115 BPM, one octave wide) and refined by parabolic interpolation.
-   Metrical level: beats tracked at that tempo whose strength alternates
-   even/odd (off-beats counted as beats) halve it when the half level is
-   steady and salient; a steady, at-least-as-salient double level doubles it.
+   Metrical level: beats are tracked at the candidate tempo and an accent
+   envelope (flux of mel amplitudes, so loud kicks, snares and chords count
+   more than hats) is read on them. Every second beat much weaker → too fast
+   (halve); a strong event halfway between beats → too slow (double); a
+   strong-weak-weak pattern → a ternary pulse (divide by 3). A move is taken
+   only when the new level passes the same tests.
 4. Beats: dynamic programming (librosa's Ellis beat tracker) on our envelope,
    fed with our tempo, or with a smoothed local tempo curve when the tempo
    moves by more than a few percent.
@@ -84,7 +87,7 @@ def estimate_rhythm(
     weighted = salience * prior
     i = int(np.argmax(weighted))
     bpm = _refine_peak(bpm_grid, weighted, i)
-    bpm = _metrical_level(env, bpm_grid, salience, bpm, min_bpm, max_bpm, tightness)
+    bpm = _metrical_level(env, feats["accent"], bpm, min_bpm, max_bpm, tightness)
     periodicity = _acf_at(acf_mean, FPS * 60.0 / bpm)
 
     tempo_curve = _local_tempo(local, bpm_grid, bpm, len(env))
@@ -125,15 +128,27 @@ def _features(y: np.ndarray) -> dict[str, np.ndarray]:
     prev = maximum_filter1d(log_mel, size=3, axis=0)
     flux = np.zeros_like(log_mel)
     flux[:, 1:] = np.maximum(0.0, log_mel[:, 1:] - prev[:, :-1])
-    centres = librosa.mel_frequencies(n_mels=N_MELS + 2, fmin=27.5, fmax=RHYTHM_SR / 2)[1:-1]
-    edges = np.searchsorted(centres, BAND_EDGES_HZ)
+    centres_hz = librosa.mel_frequencies(n_mels=N_MELS + 2, fmin=27.5, fmax=RHYTHM_SR / 2)[1:-1]
+    edges = np.searchsorted(centres_hz, BAND_EDGES_HZ)
     bounds = [0, *edges.tolist(), N_MELS]
     bands = []
     for lo, hi in itertools.pairwise(bounds):
         bands.append(_normalise(flux[lo:hi].mean(axis=0)) if hi > lo else np.zeros(flux.shape[1]))
     weights = np.asarray(BAND_WEIGHTS)
     env = np.tensordot(weights / weights.sum(), np.stack(bands), axes=1)
-    return {"env": env.astype(np.float32), "low": bands[0].astype(np.float32), "chroma": chroma}
+    # Accent: flux of mel amplitudes (not logs), so loud events (kick, snare, strummed
+    # chords) outweigh quiet ones (hats, shakers, soft arpeggio notes).
+    amp = np.sqrt(mel / ref)
+    amp_prev = maximum_filter1d(amp, size=3, axis=0)
+    accent = np.zeros(amp.shape[1])
+    accent[1:] = np.maximum(0.0, amp[:, 1:] - amp_prev[:, :-1]).sum(axis=0)
+    accent = _normalise(accent)
+    return {
+        "env": env.astype(np.float32),
+        "low": bands[0].astype(np.float32),
+        "accent": accent.astype(np.float32),
+        "chroma": chroma,
+    }
 
 
 def _normalise(x: np.ndarray) -> np.ndarray:
@@ -181,59 +196,89 @@ def _tempo_salience(
 
 LEVEL_MIN_BPM = 40.0  # never halve below this (a 30 BPM "beat" is a bar)
 LEVEL_MAX_BPM = 240.0  # never double above this
-ALTERNATING = 0.3  # parity contrast above which a beat level is "too fast"
-STEADY = 0.15  # parity contrast below which a faster level is a plausible beat
+TOO_FAST = 0.42  # accent contrast of even vs odd beats: every second "beat" is an off-beat
+TOO_SLOW = 0.45  # accent halfway between beats relative to the beats: a beat falls there
+TERNARY = 0.55  # strong-weak-weak contrast of a 6/8 or swing-triplet pulse (3/4 beats: < 0.25)
+LEGATO_SPLIT_BPM = 100.0  # without a clean subdivision, the octave nearer this wins
 
 
 def _metrical_level(
     env: np.ndarray,
-    grid: np.ndarray,
-    salience: np.ndarray,
+    accent: np.ndarray,
     bpm: float,
     min_bpm: float,
     max_bpm: float,
     tightness: float,
 ) -> float:
-    """Move the tempo an octave when the beats' strength pattern says so.
+    """Move the tempo by octaves (or a factor 3) until the beats look like beats.
 
-    At the right level, consecutive beats are about equally strong (kick and
-    snare, or every beat of a pulse); at twice the tempo every second "beat"
-    is an off-beat, so the tracked beats alternate strong/weak. Halve when the
-    chosen level alternates and its half does not (with comparable tempogram
-    salience); double when the double level is steady and at least as salient.
+    Beats are tracked at a candidate tempo and the accent envelope (loud events)
+    is read on them. At twice the tactus every second "beat" is an off-beat, so
+    the beats alternate strong/weak (too fast); at half the tactus a strong event
+    (a snare, the next kick, a chord) sits halfway between beats (too slow). At
+    the tactus, every beat carries an event and the halfway points are weaker.
+    A ternary pulse (6/8 eighths, swing triplets) shows a strong-weak-weak
+    pattern instead. A double level whose own halfway points are strong too (a
+    legato texture with no clear subdivision) is taken only when it is nearer
+    100 BPM (below ~71 BPM). When no test fires, the prior-weighted salience
+    stays.
     """
-    alt = _alternation(env, bpm, tightness)
-    half, double = bpm / 2, bpm * 2
-    here = _salience_at(grid, salience, bpm)
-    if (
-        alt > ALTERNATING
-        and half >= max(min_bpm, LEVEL_MIN_BPM)
-        and _salience_at(grid, salience, half) >= 0.5 * here
-        and _alternation(env, half, tightness) < 0.5 * alt
-    ):
-        return half
-    if (
-        double <= min(max_bpm, LEVEL_MAX_BPM)
-        and _salience_at(grid, salience, double) >= here
-        and _alternation(env, double, tightness) < STEADY
-    ):
-        return double
+    lo, hi = max(min_bpm, LEVEL_MIN_BPM), min(max_bpm, LEVEL_MAX_BPM)
+    cache: dict[float, tuple[float, float, float]] = {}
+
+    def stats(tempo: float) -> tuple[float, float, float]:
+        key = round(tempo, 3)
+        if key not in cache:
+            cache[key] = _accent_pattern(env, accent, tempo, tightness)
+        return cache[key]
+
+    def clean(tempo: float) -> bool:
+        parity, _, mid = stats(tempo)
+        return parity <= TOO_FAST and mid <= TOO_SLOW
+
+    def legato(tempo: float) -> bool:  # even beats, but strong events halfway too
+        return stats(tempo)[0] <= TOO_FAST
+
+    seen = {round(bpm, 3)}
+    for _ in range(3):
+        parity, ternary, mid = stats(bpm)
+        nxt = bpm
+        if parity > TOO_FAST and bpm / 2 >= lo and clean(bpm / 2):
+            nxt = bpm / 2
+        elif ternary > TERNARY and parity <= TOO_FAST and bpm / 3 >= lo and clean(bpm / 3):
+            nxt = bpm / 3
+        elif (
+            parity <= TOO_FAST
+            and mid > TOO_SLOW
+            and bpm * 2 <= hi
+            and (clean(bpm * 2) or (legato(bpm * 2) and bpm * 2 < LEGATO_SPLIT_BPM * np.sqrt(2)))
+        ):
+            nxt = bpm * 2
+        if round(nxt, 3) in seen:
+            break
+        seen.add(round(nxt, 3))
+        bpm = nxt
     return bpm
 
 
-def _salience_at(grid: np.ndarray, salience: np.ndarray, bpm: float) -> float:
-    near = np.abs(np.log2(grid / bpm)) < 0.03
-    return float(salience[near].max()) if near.any() else 0.0
-
-
-def _alternation(env: np.ndarray, bpm: float, tightness: float) -> float:
-    """|even − odd| / (even + odd) of the envelope peaks at beats tracked at `bpm`."""
-    beats = _track_beats(env, None, bpm, tightness).astype(int)
-    if len(beats) < 4:
-        return 0.0
-    on = maximum_filter1d(env, size=3)[beats]
+def _accent_pattern(
+    env: np.ndarray, accent: np.ndarray, bpm: float, tightness: float
+) -> tuple[float, float, float]:
+    """(parity contrast, ternary contrast, halfway / on-beat ratio) of the accent at `bpm`."""
+    beats = _track_beats(env, None, bpm, tightness)
+    if len(beats) < 6:
+        return 0.0, 0.0, 0.0
+    peak = maximum_filter1d(accent, size=3)
+    on = peak[beats.astype(int)]
+    halfway = peak[((beats[:-1] + beats[1:]) / 2).astype(int)]
     even, odd = float(on[0::2].mean()), float(on[1::2].mean())
-    return abs(even - odd) / max(even + odd, 1e-9)
+    parity = abs(even - odd) / max(even + odd, 1e-9)
+    thirds = [float(on[k::3].mean()) for k in range(3)]
+    top = int(np.argmax(thirds))
+    rest = (sum(thirds) - thirds[top]) / 2
+    ternary = (thirds[top] - rest) / max(thirds[top] + rest, 1e-9)
+    mid = float(halfway.mean()) / max(float(on.mean()), 1e-9)
+    return parity, ternary, mid
 
 
 def _acf_at(acf: np.ndarray, lag: float) -> float:

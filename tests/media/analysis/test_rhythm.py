@@ -68,6 +68,26 @@ def test_metrical_level_from_beat_alternation(style, bpm):
     assert r.bpm == pytest.approx(bpm, rel=0.04)
 
 
+@pytest.mark.parametrize(
+    ("style", "bpm"), [("four", 85), ("swing", 45), ("swing", 190), ("six8", 45), ("six8", 95)]
+)
+def test_metrical_level_from_accents(style, bpm):
+    """Off-beat hats (85), swing or 6/8 triplet eighths (45: 135 BPM) must not win."""
+    y, _ = synth.drum_pattern(bpm, 30.0, 22050, style=style, seed=bpm)
+    r = estimate_rhythm(y, 22050)
+    assert r.bpm == pytest.approx(bpm, rel=0.04)
+
+
+@pytest.mark.parametrize("bpm", [140, 175])
+def test_half_time_feel_reports_the_backbeat_pulse(bpm):
+    """Kick on 1, snare on 3, eighth hats: identical to a backbeat groove at half the
+    tempo with sixteenth hats, so the kick/snare pulse (bpm / 2) is what a listener
+    taps; the notated quarter is not marked by any accent."""
+    y, _ = synth.drum_pattern(bpm, 30.0, 22050, style="half", seed=bpm)
+    r = estimate_rhythm(y, 22050)
+    assert r.bpm == pytest.approx(bpm / 2, rel=0.04)
+
+
 def test_very_slow_drums_give_the_pulse_or_its_double():
     y, _ = synth.drum_pattern(45, 30.0, 22050, style="rock", seed=45)
     r = estimate_rhythm(y, 22050)
