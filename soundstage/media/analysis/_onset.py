@@ -23,7 +23,8 @@ def to_mono_rate(y: np.ndarray, sr: int, target_sr: int) -> np.ndarray:
     if y.ndim > 1:
         # (channels, samples) as librosa, or (samples, channels) as soundfile.
         y = y.mean(axis=0) if y.shape[0] <= y.shape[-1] else y.mean(axis=-1)
-    y = np.nan_to_num(y, nan=0.0, posinf=0.0, neginf=0.0)
+    if not np.isfinite(y).all():  # copy only when something must be replaced
+        y = np.nan_to_num(y, nan=0.0, posinf=0.0, neginf=0.0)
     if sr != target_sr and y.size:
         y = librosa.resample(y, orig_sr=sr, target_sr=target_sr, res_type="soxr_mq")
     return np.ascontiguousarray(y, dtype=np.float32)
@@ -35,11 +36,14 @@ def stft_blocks(
     """Yield |STFT| power blocks (bins × frames); frames are centred at k·hop as librosa."""
     n_frames = 1 + len(y) // hop
     pad = n_fft // 2
-    padded = np.pad(y, (pad, pad + hop), mode="constant")
     window = np.hanning(n_fft + 1)[:-1].astype(np.float32)  # periodic Hann
     for k0 in range(0, n_frames, block_frames):
         k1 = min(n_frames, k0 + block_frames)
-        seg = padded[k0 * hop : (k1 - 1) * hop + n_fft]
+        start, stop = k0 * hop - pad, (k1 - 1) * hop + n_fft - pad  # in y's samples
+        seg = np.zeros(stop - start, dtype=np.float32)  # zero padding block by block
+        lo, hi = max(start, 0), min(stop, len(y))
+        if hi > lo:
+            seg[lo - start : hi - start] = y[lo:hi]
         frames = np.lib.stride_tricks.sliding_window_view(seg, n_fft)[::hop]
         spec = np.fft.rfft(frames * window, axis=1)
         yield (spec.real**2 + spec.imag**2).T.astype(np.float32)
