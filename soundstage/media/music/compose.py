@@ -331,10 +331,11 @@ def _write_arp(section, chords, scale, style, beat, rng) -> list[Note]:
                 pitch = cycle[i % len(cycle)]
             else:
                 pitch = tones[int(rng.integers(0, len(tones)))]
+            # On-beat notes lead and off-beat eighths fall back, so the pulse is the beat.
             accent = (
                 14
                 if i % (steps_per_beat * BEATS_PER_BAR) == 0
-                else (6 if i % steps_per_beat == 0 else 0)
+                else (6 if i % steps_per_beat == 0 else -12)
             )
             velocity = _velocity(40 + accent, section.energy, rng)
             notes.append(Note(chord.start + i * step, step * 1.5, pitch, velocity))

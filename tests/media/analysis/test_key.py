@@ -161,16 +161,16 @@ def test_round_trip_tempo_octave_family(round_trip):
 
 @pytest.mark.slow
 def test_round_trip_tempo_exact_floor(round_trip):
-    """At least 20/24 at the requested octave (was 17/24); guards the metrical-level rules."""
+    """At least 21/24 at the requested octave (was 17/24); guards the metrical-level rules."""
     hits = [abs(r.bpm / bpm - 1) < 0.04 for (_, _, bpm), _, r in round_trip]
-    assert np.mean(hits) >= 0.8, [(want[2], r.bpm) for want, _, r in round_trip]
+    assert np.mean(hits) >= 0.875, [(want[2], r.bpm) for want, _, r in round_trip]
 
 
 @pytest.mark.slow
 @pytest.mark.xfail(
-    reason="issue 3 target (95 % at the right octave) not met: 20/24; at 72 BPM the engine's "
-    "arpeggio plays even eighths whose on-beat accent (+6 velocity) is inaudible in the "
-    "mix, so the audio's pulse is 144",
+    reason="issue 3 target (95 % at the right octave) not met: 21/24; three 72 BPM tracks "
+    "(harp, piano, strings) are heard at 144: their eighth-note arpeggio still carries the "
+    "pulse although off-beat notes are 12 velocity steps softer",
     strict=False,
 )
 def test_round_trip_tempo_exact(round_trip):
