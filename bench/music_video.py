@@ -84,10 +84,8 @@ def main() -> None:
         folder = Path(tmp)
         song = make_song(folder, args.minutes)
         load = os.getloadavg()[0]
-        elapsed, done, peak = timed(
-            [str(SOUNDSTAGE), "video", str(song), "--aspect", args.aspect, "--out",
-             str(folder / "out"), "--json"]  # fmt: skip
-        )
+        command = [str(SOUNDSTAGE), "video", str(song), "--aspect", args.aspect]
+        elapsed, done, peak = timed([*command, "--out", str(folder / "out"), "--json"])
         summary = json.loads(done.stdout)
         video = Path(summary["video"])
         fps, width, height = summary["fps"], summary["width"], summary["height"]
@@ -116,8 +114,8 @@ muxing. Baseline: FFmpeg alone encoding the same number of frames of its
 
 Peak RSS of the process tree: {peak:.0f} MiB. Measured on the output: A/V
 difference {sync["difference_frames"]} frame(s); cuts within one frame of a beat:
-{alignment["within_1_frame"]:.0%} of {alignment["cuts"]} detected cuts; visible
-response on {response["fraction"]:.0%} of {response["beats"]} beats (median
+{alignment["within_1_frame"]:.0%} of {alignment["n_cuts"]} detected cuts; visible
+response on {response["fraction"]:.0%} of {response["n_beats"]} beats (median
 ratio {response["median_ratio"]:.1f}).
 """
     print(text)

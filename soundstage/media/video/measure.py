@@ -39,9 +39,9 @@ frames; the maximum and median absolute distance and the share within one frame.
 difference between frames ``i`` and ``i-1`` (grey, 160 px wide). A beat at ``b`` lands on
 frame ``k = round(b·fps)``; its response is the mean of ``c[k..k+window_frames]`` and its
 ratio that response over the *baseline*, the median of ``c`` over all frames outside
-every beat window (floored at 0.25 grey levels, so a still picture gives ratios near 0
-rather than noise divided by noise). A beat "responds" when its ratio is at least
-``threshold`` (1.5).
+every beat window and its decay (floored at 0.25 grey levels, so a still picture gives
+ratios near 0 rather than noise divided by noise). A beat "responds" when its ratio is
+at least ``threshold`` (1.5) and its change at least ``min_level`` (2) grey levels.
 
 **A/V sync** (`av_sync`): ffprobe counts the video packets (``-count_packets``, one per
 frame; ``nb_frames`` from the header is reported too) and gives the video duration as
@@ -60,7 +60,7 @@ import json
 import subprocess
 import tempfile
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -247,6 +247,59 @@ def cut_alignment(cuts: Sequence[float], beats: Sequence[float], fps: float) -> 
 # ----------------------------------------------------------------------------- beats
 
 
+def frame_changes(frames: Iterable[np.ndarray]) -> np.ndarray:
+    """Per-frame change: mean absolute difference from the previous frame (0 for the first)."""
+    change = [0.0]
+    prev: np.ndarray | None = None
+    for frame in frames:
+        cur = frame.astype(np.int16)
+        if prev is not None:
+            change.append(float(np.mean(np.abs(cur - prev))))
+        prev = cur
+    return np.asarray(change[: max(1, len(change))], dtype=np.float64)
+
+
+def score_beats(
+    change: np.ndarray,
+    beat_frames: Iterable[int],
+    *,
+    window_frames: int = 2,
+    threshold: float = 1.5,
+    min_level: float = 2.0,
+    skip_start: int = 0,
+    floor: float = 0.25,
+) -> dict[str, Any]:
+    """Score each beat frame of a `frame_changes` series against the between-beat baseline.
+
+    The baseline leaves out every beat's window and its decay (``2 × window_frames``
+    after the beat) and the first ``skip_start`` frames (an entry transition). A beat
+    responds when its ratio is at least ``threshold`` and its change at least
+    ``min_level`` grey levels, so a nearly still picture cannot pass on flicker.
+    """
+    c = np.asarray(change, dtype=np.float64)
+    n = c.size
+    wanted = {int(k) for k in beat_frames}
+    starts = sorted(k for k in wanted if k >= 1 and k + window_frames < n)
+    near = np.zeros(n, dtype=bool)
+    near[: max(1, skip_start)] = True  # frame 0 has no previous frame
+    for k in wanted:
+        near[max(0, k) : max(0, k + 2 * window_frames + 1)] = True
+    between = c[~near]
+    baseline = float(np.median(between)) if between.size else 0.0
+    base = max(baseline, floor)
+    levels = [float(np.mean(c[k : k + window_frames + 1])) for k in starts]
+    ratios = [level / base for level in levels]
+    responds = [r >= threshold and lv >= min_level for r, lv in zip(ratios, levels, strict=True)]
+    return {
+        "n_beats": len(ratios),
+        "ratios": [round(r, 4) for r in ratios],
+        "median_ratio": float(np.median(ratios)) if ratios else None,
+        "fraction": float(np.mean(responds)) if responds else None,
+        "baseline": baseline,
+        "threshold": threshold,
+    }
+
+
 def beat_response(
     video: Path,
     beats: Sequence[float],
@@ -254,42 +307,28 @@ def beat_response(
     *,
     window_frames: int = 2,
     threshold: float = 1.5,
+    min_level: float = 2.0,
     width: int = 160,
-    floor: float = 0.25,
 ) -> dict[str, Any]:
     """How strongly the picture changes on each beat compared with between beats.
 
     Returns ``n_beats`` (beats inside the video, after its first frame), ``ratios`` (one
-    per such beat), ``median_ratio``, ``fraction`` (share of them with ratio >= ``threshold``),
-    ``baseline`` (median between-beat change in grey levels) and ``threshold``.
+    per such beat), ``median_ratio``, ``fraction`` (share of them that respond, see
+    `score_beats`), ``baseline`` (median between-beat change in grey levels) and
+    ``threshold``.
     """
     if fps <= 0:
         raise ValueError("fps must be positive")
-    change = [0.0]
-    prev: np.ndarray | None = None
-    for frame in _frames(Path(video), width, gray=True):
-        cur = frame.astype(np.int16)
-        if prev is not None:
-            change.append(float(np.mean(np.abs(cur - prev))))
-        prev = cur
-    c = np.asarray(change)
-    n = c.size
-    starts = sorted({round(b * fps) for b in beats if 1 <= round(b * fps) < n})
-    on_beat = np.zeros(n, dtype=bool)
-    for k in starts:
-        on_beat[k : k + window_frames + 1] = True
-    between = c[1:][~on_beat[1:]]
-    baseline = float(np.median(between)) if between.size else 0.0
-    base = max(baseline, floor)
-    ratios = [float(np.mean(c[k : k + window_frames + 1])) / base for k in starts]
-    return {
-        "n_beats": len(ratios),
-        "ratios": [round(r, 4) for r in ratios],
-        "median_ratio": float(np.median(ratios)) if ratios else None,
-        "fraction": float(np.mean(np.asarray(ratios) >= threshold)) if ratios else None,
-        "baseline": baseline,
-        "threshold": threshold,
-    }
+    change = frame_changes(_frames(Path(video), width, gray=True))
+    frames = {round(b * fps) for b in beats}
+    return score_beats(
+        change, frames, window_frames=window_frames, threshold=threshold, min_level=min_level
+    )
+
+
+def decode_gray(video: Path, width: int = 96) -> np.ndarray:
+    """Every frame of ``video`` as (n, height, width) uint8 grey levels (height in proportion)."""
+    return np.stack(list(_frames(Path(video), width, gray=True)))
 
 
 # ----------------------------------------------------------------------------- sync

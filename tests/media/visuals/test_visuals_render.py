@@ -13,6 +13,7 @@ import pytest
 
 from soundstage.media.video import MediaError
 from soundstage.media.video.clip_format import PIX_FMT
+from soundstage.media.video.measure import decode_gray
 from soundstage.media.visuals import (
     TEMPLATES,
     Caption,
@@ -21,7 +22,6 @@ from soundstage.media.visuals import (
     iter_frames,
     render_clip,
 )
-from soundstage.media.visuals.beatcheck import decode_gray
 from soundstage.media.visuals.templates.base import internal_size
 from soundstage.media.visuals.templates.flow import Flow
 
@@ -139,8 +139,8 @@ def test_captions_are_burnt_into_the_bottom(tmp_path: Path, spec_factory: SpecFa
         beats=(),
         captions=(Caption(0.2, 0.5, "Hold {me} \\ close"),),
     )
-    a = decode_gray(render_clip(plain, tmp_path / "a.mp4"), 320, 180).astype(np.int16)
-    b = decode_gray(render_clip(texted, tmp_path / "b.mp4"), 320, 180).astype(np.int16)
+    a = decode_gray(render_clip(plain, tmp_path / "a.mp4"), 320).astype(np.int16)
+    b = decode_gray(render_clip(texted, tmp_path / "b.mp4"), 320).astype(np.int16)
     diff = np.abs(a - b)
     # Frames 6..14 (0.2 s .. 0.5 s) carry the caption, in the bottom third only. Text
     # changes pixels by far more than re-encoding noise (a few levels) does.
