@@ -416,13 +416,13 @@ def _compose(ctx: JobContext, video_id: str, work: Path, *, start: float) -> dic
     clip_dir.mkdir(exist_ok=True)
     paths = [ctx.fetch(key, clip_dir / f"{i:04d}.mp4") for i, key in enumerate(keys)]
     source = ctx.fetch(song_key, work / f"song.{song_format}")
-    ctx.progress(start + 0.1 * span, "stitching clips")
     files = compose_files(
         paths, source, work, fps=fps, lyrics=lyrics,
         poster_at=poster_time(analysis, sections),
-        on_progress=lambda f: ctx.progress(start + span * (0.1 + 0.8 * f), "composing"),
+        on_progress=lambda f: ctx.progress(start + 0.5 * span * f, "stitching clips"),
     )  # fmt: skip
-    ctx.progress(start + 0.95 * span, "publishing")
+    ctx.progress(start + 0.5 * span, "composed")  # the seed's milestones: 80, 90, 95, 100
+    ctx.progress(start + 0.75 * span, "publishing")
     size = files.video.stat().st_size
     ctx.storage.put_file(f"{prefix}video.mp4", files.video, move=True)
     ctx.storage.put_file(f"{prefix}poster.jpg", files.poster, move=True)
