@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
-from typing import Any
+from typing import Any, Self
 
 import httpx
 
@@ -183,6 +183,24 @@ def make_http_client(
         transport=transport,
         follow_redirects=False,
     )
+
+
+class ClientOwner:
+    """`close()` and `with` support for a provider that may have built its own httpx client
+    (`_owns_client`) or been handed one (then the caller closes it)."""
+
+    _client: httpx.Client
+    _owns_client: bool
+
+    def close(self) -> None:
+        if self._owns_client:
+            self._client.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 # --- retries ------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from soundstage.config import Settings
 from soundstage.media.analysis.result import LyricLine
 from soundstage.providers import registry
 from soundstage.providers.base import (
+    ClientOwner,
     CostRecord,
     CostSink,
     ProviderError,
@@ -66,7 +67,7 @@ def whisper_cost(duration_s: float) -> CostRecord:
     )
 
 
-class OpenAITranscriber:
+class OpenAITranscriber(ClientOwner):
     """Speech → timed lines through OpenAI's Whisper API.
 
     `client` may be a shared httpx.Client (it is not closed here); otherwise one is
@@ -112,16 +113,6 @@ class OpenAITranscriber:
         kwargs.setdefault("timeout_s", settings.provider_timeout_s)
         kwargs.setdefault("retry", RetryPolicy(max_retries=settings.provider_max_retries))
         return cls(settings.openai_api_key, settings.openai_base_url, **kwargs)
-
-    def close(self) -> None:
-        if self._owns_client:
-            self._client.close()
-
-    def __enter__(self) -> OpenAITranscriber:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # --- the capability ---
 

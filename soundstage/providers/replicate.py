@@ -38,6 +38,7 @@ import httpx
 
 from soundstage.providers import registry
 from soundstage.providers.base import (
+    ClientOwner,
     CostRecord,
     CostSink,
     ProviderError,
@@ -294,7 +295,7 @@ class _Progress:
             self.callback(fraction)
 
 
-class ReplicateVideo:
+class ReplicateVideo(ClientOwner):
     """Text → video clip through a Replicate model (default `DEFAULT_MODEL`).
 
     `client` may be a shared httpx.Client (not closed here). `limiter` paces prediction
@@ -382,16 +383,6 @@ class ReplicateVideo:
             ),
         )
         return cls(settings.replicate_api_token, settings.replicate_base_url, **kwargs)
-
-    def close(self) -> None:
-        if self._owns_client:
-            self._client.close()
-
-    def __enter__(self) -> ReplicateVideo:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # --- the capability ---
 

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
 import time
 from pathlib import Path
 
@@ -12,7 +10,7 @@ import httpx
 import pytest
 
 from soundstage.media.video.measure import av_sync, beat_response, cut_alignment, detect_cuts
-from tests.e2e.conftest import SOUNDSTAGE
+from tests.helpers import generate_song
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -20,15 +18,7 @@ pytestmark = pytest.mark.timeout(900)
 @pytest.fixture(scope="module")
 def song(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """30 s from our engine with a steady pulse at 110 BPM."""
-    out = tmp_path_factory.mktemp("e2e-song")
-    cmd = [str(SOUNDSTAGE), "generate", "uplifting piano", "--duration", "30", "--seed", "11"]
-    done = subprocess.run(
-        [*cmd, "--bpm", "110", "--no-stems", "--out", str(out), "--json"],
-        capture_output=True,
-        text=True,
-    )
-    assert done.returncode == 0, done.stderr
-    return Path(json.loads(done.stdout)["files"]["mp3"])
+    return generate_song(tmp_path_factory.mktemp("e2e-song"), "uplifting piano", seed=11, bpm=110)
 
 
 def wait_for(http: httpx.Client, job_id: str, timeout_s: float = 600) -> dict:

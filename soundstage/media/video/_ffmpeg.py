@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import subprocess
 import tempfile
 from collections.abc import Callable, Sequence
+from fractions import Fraction
 
 ProgressFn = Callable[[float], None]
 
@@ -71,3 +73,21 @@ def _follow(
         key, _, value = line.strip().partition("=")
         if key == "out_time_us" and value.lstrip("-").isdigit():
             on_progress(min(1.0, max(0.0, int(value) / 1e6 / duration_s)))
+
+
+def frame_rate(text: object) -> Fraction | None:
+    """An ffprobe rate such as ``30000/1001`` as an exact fraction; None when absent or 0."""
+    try:
+        value = Fraction(str(text))
+    except (ValueError, ZeroDivisionError):
+        return None
+    return value if value > 0 else None
+
+
+def finite_number(text: object) -> float | None:
+    """An ffprobe number (``"12.5"``, ``"N/A"``...) as a finite float, else None."""
+    try:
+        value = float(str(text))
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None

@@ -57,7 +57,14 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Literal
 
-from soundstage.media.video._ffmpeg import MediaError, ProgressFn, run_ffmpeg, run_probe
+from soundstage.media.video._ffmpeg import (
+    MediaError,
+    ProgressFn,
+    finite_number,
+    frame_rate,
+    run_ffmpeg,
+    run_probe,
+)
 from soundstage.media.video.clip_format import PIX_FMT, clip_video_args
 from soundstage.media.video.measure import av_sync, decoded_seconds
 from soundstage.media.visuals.spec import Caption
@@ -180,10 +187,12 @@ def _source_facts(src: Path) -> _SourceFacts:
     width, height = int(s.get("width") or 0), int(s.get("height") or 0)
     if width <= 0 or height <= 0:
         raise MediaError(f"{src.name} has a video stream without a picture size")
-    fps = _rate(s.get("avg_frame_rate")) or _rate(s.get("r_frame_rate")) or Fraction(30)
-    duration = _num(s.get("duration")) or _num((data.get("format") or {}).get("duration"))
+    fps = frame_rate(s.get("avg_frame_rate")) or frame_rate(s.get("r_frame_rate")) or Fraction(30)
+    duration = finite_number(s.get("duration")) or finite_number(
+        (data.get("format") or {}).get("duration")
+    )
     if not duration:
-        frames = _num(s.get("nb_frames"))
+        frames = finite_number(s.get("nb_frames"))
         duration = frames / float(fps) if frames else 0.0
     return _SourceFacts(width, height, float(fps), float(duration))
 
@@ -341,10 +350,10 @@ def _probed_clip(path: Path) -> _Clip:
     if not streams:
         raise MediaError(f"{path.name} has no video stream")
     s = streams[0]
-    fps = _rate(s.get("r_frame_rate")) or _rate(s.get("avg_frame_rate"))
+    fps = frame_rate(s.get("r_frame_rate")) or frame_rate(s.get("avg_frame_rate"))
     if fps is None:
         raise MediaError(f"{path.name} has no frame rate")
-    frames = _num(s.get("nb_frames"))
+    frames = finite_number(s.get("nb_frames"))
     count = int(frames) if frames else _count_video_packets(path)
     if count < 1:
         raise MediaError(f"{path.name} has no video frames")
@@ -660,14 +669,14 @@ def _audio_facts(song: Path) -> _AudioFacts:
     if not streams:
         raise MediaError(f"{song.name} has no audio stream")
     s, fmt = streams[0], data.get("format") or {}
-    duration = _num(s.get("duration")) or _num(fmt.get("duration"))
+    duration = finite_number(s.get("duration")) or finite_number(fmt.get("duration"))
     if not duration or duration <= 0:
         raise MediaError(f"{song.name} has no measurable duration")
     return _AudioFacts(
         codec=str(s.get("codec_name", "")),
         profile=str(s.get("profile", "")),
-        sample_rate=int(_num(s.get("sample_rate")) or 0),
-        channels=int(_num(s.get("channels")) or 0),
+        sample_rate=int(finite_number(s.get("sample_rate")) or 0),
+        channels=int(finite_number(s.get("channels")) or 0),
         duration_s=float(duration),
         in_mp4=bool(_MP4_FAMILY & set(str(fmt.get("format_name", "")).split(","))),
     )
@@ -880,20 +889,4 @@ def _count_video_packets(path: Path) -> int:
         path, "-select_streams", "v:0", "-count_packets", "-show_entries", "stream=nb_read_packets"
     )
     streams = data.get("streams") or []
-    return int(_num(streams[0].get("nb_read_packets")) or 0) if streams else 0
-
-
-def _rate(text: object) -> Fraction | None:
-    try:
-        value = Fraction(str(text))
-    except (ValueError, ZeroDivisionError):
-        return None
-    return value if value > 0 else None
-
-
-def _num(text: object) -> float | None:
-    try:
-        value = float(str(text))
-    except ValueError:
-        return None
-    return value if math.isfinite(value) else None
+    return int(finite_number(streams[0].get("nb_read_packets")) or 0) if streams else 0

@@ -67,7 +67,7 @@ from typing import Any
 
 import numpy as np
 
-from soundstage.media.video._ffmpeg import MediaError, run_probe
+from soundstage.media.video._ffmpeg import MediaError, frame_rate, run_probe
 
 _HIST_BITS = 3  # per channel: 8 x 8 x 8 joint histogram
 
@@ -86,7 +86,7 @@ def _video_facts(video: Path) -> tuple[int, int, Fraction]:
     if not streams:
         raise MediaError(f"{video.name} has no video stream")
     s = streams[0]
-    fps = _rate(s.get("r_frame_rate")) or _rate(s.get("avg_frame_rate"))
+    fps = frame_rate(s.get("r_frame_rate")) or frame_rate(s.get("avg_frame_rate"))
     if fps is None:
         raise MediaError(f"{video.name} has no frame rate")
     return int(s["width"]), int(s["height"]), fps
@@ -131,14 +131,6 @@ def _stop(proc: subprocess.Popen[bytes]) -> int:
     proc.kill()
     proc.wait()
     return 0  # stopped on purpose by the consumer
-
-
-def _rate(text: object) -> Fraction | None:
-    try:
-        value = Fraction(str(text))
-    except (ValueError, ZeroDivisionError):
-        return None
-    return value if value > 0 else None
 
 
 # ----------------------------------------------------------------------------- cuts
@@ -360,7 +352,7 @@ def av_sync(path: Path, *, decode_audio: bool = True) -> dict[str, Any]:
     a = next((s for s in streams if s.get("codec_type") == "audio"), None)
     if v is None or a is None:
         raise MediaError(f"{path.name} needs both a video and an audio stream")
-    fps = _rate(v.get("r_frame_rate")) or _rate(v.get("avg_frame_rate"))
+    fps = frame_rate(v.get("r_frame_rate")) or frame_rate(v.get("avg_frame_rate"))
     if fps is None:
         raise MediaError(f"{path.name} has no video frame rate")
     frames = int(v.get("nb_read_packets") or 0)

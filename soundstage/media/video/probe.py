@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from soundstage.media.video._ffmpeg import MediaError, run_probe
+from soundstage.media.video._ffmpeg import MediaError, frame_rate, run_probe
 
 
 @dataclass(frozen=True)
@@ -104,11 +103,8 @@ def _audio(s: dict[str, Any]) -> AudioStreamInfo:
 
 
 def _rate(text: object) -> float | None:
-    try:
-        value = Fraction(str(text))
-    except (ValueError, ZeroDivisionError):
-        return None
-    return float(value) if value > 0 else None
+    value = frame_rate(text)
+    return float(value) if value is not None else None
 
 
 def _float(text: object) -> float | None:

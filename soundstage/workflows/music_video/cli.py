@@ -152,12 +152,9 @@ def video(
         raise _fail(f"{song}: no such file")
     if aspect not in ASPECTS:
         raise _fail(f"aspect must be one of {', '.join(ASPECTS)}, not {aspect!r}")
-    lyrics_text = None
-    if lyrics is not None:
-        try:
-            lyrics_text = lyrics.read_text(encoding="utf-8", errors="replace")
-        except OSError as error:
-            raise _fail(f"cannot read lyrics {lyrics}: {error.strerror or error}") from None
+    from soundstage.workflows.songs.cli import read_lyrics
+
+    lyrics_text = read_lyrics(lyrics, _fail)
     from soundstage.media.analysis.analyze import AnalysisError
     from soundstage.media.audio.errors import AudioDecodeError
     from soundstage.media.video import MediaError

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -38,6 +39,16 @@ def _run(path: Path, lyrics: str | None, show: bool) -> AnalysisResult:
             progress.update(task, completed=min(1.0, max(0.0, fraction)), description=stage)
 
         return analyze_file(path, lyrics=lyrics, on_progress=report)
+
+
+def read_lyrics(path: Path | None, fail: Callable[[str], typer.Exit]) -> str | None:
+    """The text of a --lyrics file (plain text or LRC), or `fail` saying why it is unreadable."""
+    if path is None:
+        return None
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError as error:
+        raise fail(f"cannot read lyrics {path}: {error.strerror or error}") from None
 
 
 def _pct(value: float | None) -> str:
@@ -122,12 +133,7 @@ def analyze(
     (and with --midi, melody and bass notes to a MIDI file)."""
     if not file.is_file():
         raise _fail(f"{file}: no such file")
-    lyrics_text = None
-    if lyrics is not None:
-        try:
-            lyrics_text = lyrics.read_text(encoding="utf-8", errors="replace")
-        except OSError as error:
-            raise _fail(f"cannot read lyrics {lyrics}: {error.strerror or error}") from None
+    lyrics_text = read_lyrics(lyrics, _fail)
     from soundstage.media.analysis.analyze import AnalysisError
     from soundstage.media.audio.errors import AudioDecodeError
 

@@ -2,32 +2,20 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import make_settings
-from tests.helpers import wait_job
+from tests.helpers import generate_song, wait_job
 
-SOUNDSTAGE = Path(sys.executable).with_name("soundstage")
 LYRICS = "light on the water\nslowly drifting home\nwe follow the river\nall the way down"
 
 
 @pytest.fixture(scope="session")
 def song_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 30 s MP3 rendered by our music engine (a steady arpeggio pulse)."""
-    out = tmp_path_factory.mktemp("song")
-    cmd = [str(SOUNDSTAGE), "generate", "warm guitar", "--duration", "30", "--seed", "3"]
-    done = subprocess.run(
-        [*cmd, "--bpm", "100", "--no-stems", "--out", str(out), "--json"],
-        capture_output=True,
-        text=True,
-    )
-    assert done.returncode == 0, done.stderr
-    return Path(json.loads(done.stdout)["files"]["mp3"])
+    return generate_song(tmp_path_factory.mktemp("song"), "warm guitar", seed=3, bpm=100)
 
 
 @pytest.fixture

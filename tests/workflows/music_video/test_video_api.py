@@ -104,6 +104,8 @@ def test_the_whole_flow(client, user, make_user, song_file, settings):
     part = client.get(result["video_url"], headers={**user.headers, "Range": "bytes=0-99"})
     assert part.status_code == 206 and len(part.content) == 100
     assert client.get(f"/api/videos/{video_id}/poster", headers=user.headers).status_code == 200
+    lyrics = client.get(video["captions_url"], headers=user.headers)  # uploaded lyrics, aligned
+    assert lyrics.status_code == 200 and "slowly drifting home" in lyrics.text
 
     # another user sees nothing
     other = make_user()

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
-import sys
 import wave
 from pathlib import Path
 
 import pytest
 
-SOUNDSTAGE = Path(sys.executable).with_name("soundstage")
+from tests.helpers import generate_song
 
 
 def lavfi(out: Path, seconds: float, *args: str, source: str = "sine=f=440") -> Path:
@@ -52,10 +50,4 @@ def audio(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 @pytest.fixture(scope="session")
 def track(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 30 s piece rendered by our own engine: an MP3 with ID3 tags and an embedded cover."""
-    out = tmp_path_factory.mktemp("track")
-    cmd = [str(SOUNDSTAGE), "generate", "calm piano", "--duration", "30", "--seed", "1"]
-    done = subprocess.run(
-        [*cmd, "--no-stems", "--out", str(out), "--json"], capture_output=True, text=True
-    )
-    assert done.returncode == 0, done.stderr
-    return Path(json.loads(done.stdout)["files"]["mp3"])
+    return generate_song(tmp_path_factory.mktemp("track"), "calm piano", seed=1)
