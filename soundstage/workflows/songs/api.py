@@ -19,6 +19,7 @@ from soundstage.workflows.songs.models import Song, SongStatus
 from soundstage.workflows.songs.schemas import (
     MAX_LYRICS_CHARS,
     AnalyzeAccepted,
+    AnalyzeRequest,
     ReferenceOut,
     SongOut,
     SongSummary,
@@ -169,12 +170,28 @@ def song_cover(song_id: str, user: CurrentUser, session: SessionDep, storage: St
     response_model=AnalyzeAccepted,
     responses={409: {"description": "Already being analyzed"}},
 )
-def analyze_song(song_id: str, user: CurrentUser, session: SessionDep):
-    """Queue the analysis (tempo, beats, key, loudness, sections, mood, lyrics alignment);
-    follow it at /api/jobs/{job_id}, then read /api/songs/{song_id}/analysis."""
-    song, job = service.request_analysis(session, user.id, song_id)
+def analyze_song(
+    song_id: str, user: CurrentUser, session: SessionDep, body: AnalyzeRequest | None = None
+):
+    """Queue the analysis (tempo, beats, key, loudness, sections, mood, lyrics alignment;
+    with `{"notes": true}` also melody and bass to MIDI); follow it at /api/jobs/{job_id},
+    then read /api/songs/{song_id}/analysis."""
+    notes = body.notes if body is not None else False
+    song, job = service.request_analysis(session, user.id, song_id, notes=notes)
     session.commit()
     return AnalyzeAccepted(song_id=song.id, job_id=job.id)
+
+
+@router.get("/api/songs/{song_id}/notes.mid")
+def song_notes(song_id: str, user: CurrentUser, session: SessionDep, storage: StorageDep):
+    """Melody and bass as a two-track MIDI file, after an analysis asked with notes."""
+    song = service.get_song(session, user.id, song_id)
+    key = f"{song.original_key.rsplit('/', 1)[0]}/notes.mid"
+    if not storage.exists(key):
+        raise NotFound(
+            f'song {song.id} has no notes; POST /api/songs/{song.id}/analyze with {{"notes": true}}'
+        )
+    return file_response(storage, key, "notes.mid", "audio/midi")
 
 
 @router.get("/api/songs/{song_id}/analysis")

@@ -102,19 +102,6 @@ def _report(path: Path, result: AnalysisResult) -> None:
     out_console.print(table)
 
 
-def _transcribe(file: Path, midi: Path, bpm: float) -> tuple[int, int]:
-    """Melody and bass of `file` to the MIDI file `midi`: (melody notes, bass notes)."""
-    from soundstage.media.analysis.analyze import decode_mono
-    from soundstage.media.analysis.features import SR
-    from soundstage.media.analysis.notes import split_melody_bass, transcribe_notes, write_midi
-    from soundstage.media.audio.decode import probe_audio
-
-    y = decode_mono(file, probe_audio(file).channels)
-    melody, bass = split_melody_bass(transcribe_notes(y, SR))
-    write_midi(midi, melody, bass, bpm)
-    return len(melody), len(bass)
-
-
 def analyze(
     file: Annotated[Path, typer.Argument(help="An audio file: MP3, WAV, M4A, FLAC, OGG...")],
     lyrics: Annotated[
@@ -144,9 +131,10 @@ def analyze(
     extra: dict[str, object] = {}
     if midi is not None:
         from soundstage.media.analysis.notes import NoteTranscriptionUnavailable
+        from soundstage.workflows.songs.pipeline import transcribe_to_midi
 
         try:
-            n_melody, n_bass = _transcribe(file, midi, result.rhythm.bpm)
+            n_melody, n_bass = transcribe_to_midi(file, midi, result.rhythm.bpm)
         except NoteTranscriptionUnavailable as error:
             raise _fail(str(error)) from None
         except (AnalysisError, AudioDecodeError) as error:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 import time
+from pathlib import Path
 from typing import Any
 
 from soundstage.config import Settings
@@ -31,6 +32,22 @@ def song_prefix(owner_id: str, song_id: str) -> str:
     return f"users/{owner_id}/songs/{song_id}/"
 
 
+def transcribe_to_midi(audio: Path, midi: Path, bpm: float) -> tuple[int, int]:
+    """Melody and bass of `audio` as a two-track MIDI file: (melody notes, bass notes).
+
+    Raises NoteTranscriptionUnavailable when the shipped model cannot run here.
+    """
+    from soundstage.media.analysis.analyze import decode_mono
+    from soundstage.media.analysis.features import SR
+    from soundstage.media.analysis.notes import split_melody_bass, transcribe_notes, write_midi
+    from soundstage.media.audio.decode import probe_audio
+
+    y = decode_mono(audio, probe_audio(audio).channels)
+    melody, bass = split_melody_bass(transcribe_notes(y, SR))
+    write_midi(midi, melody, bass, bpm)
+    return len(melody), len(bass)
+
+
 def register_jobs() -> None:
     register_job_type(ANALYZE_JOB, run_analyze_job)
 
@@ -52,12 +69,17 @@ def run_analyze_job(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
 
         started = time.perf_counter()
         transcriber = None if lyrics else configured_transcriber(ctx.settings)
+        with_notes = bool(payload.get("notes"))
         result = analyze_file(
-            source, lyrics=lyrics, transcriber=transcriber, on_progress=ctx.reporter(2, 98)
-        )
+            source, lyrics=lyrics, transcriber=transcriber,
+            on_progress=ctx.reporter(2, 80 if with_notes else 98),
+        )  # fmt: skip
+        data = result.to_dict()
+        if with_notes:
+            ctx.progress(80, "transcribing notes")
+            data["notes"] = _notes(ctx, source, work, song_id, data["bpm"], data["warnings"])
         elapsed = time.perf_counter() - started
         ctx.progress(99, "saving")
-        data = result.to_dict()
         _save(ctx, song_id, data, elapsed)
         return {"song_id": song_id, "bpm": data.get("bpm"), "key": data.get("key"),
                 "mode": data.get("mode"), "analysis_s": round(elapsed, 3)}  # fmt: skip
@@ -66,6 +88,28 @@ def run_analyze_job(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
         raise
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _notes(
+    ctx: JobContext, source: Path, work: Path, song_id: str, bpm: float, warnings: list[str]
+) -> dict[str, Any] | None:
+    """Melody and bass to `notes.mid` in the song's folder; None (with a warning) when the
+    transcription model cannot run here."""
+    from soundstage.media.analysis.notes import NoteTranscriptionUnavailable
+
+    midi = work / "notes.mid"
+    try:
+        melody, bass = transcribe_to_midi(source, midi, bpm)
+    except NoteTranscriptionUnavailable as error:
+        warnings.append(f"notes not transcribed: {error}")
+        return None
+    with ctx.session() as session:
+        song = session.get(Song, song_id)
+        if song is None:
+            raise JobCancelled("the song was deleted")
+        key = f"{song_prefix(song.owner_id, song_id)}notes.mid"
+    ctx.storage.put_file(key, midi, move=True)
+    return {"melody": melody, "bass": bass, "midi_url": f"/api/songs/{song_id}/notes.mid"}
 
 
 def _save(ctx: JobContext, song_id: str, data: dict[str, Any], elapsed: float) -> None:

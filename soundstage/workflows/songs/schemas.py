@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
 MAX_LYRICS_CHARS = 20_000
 
@@ -39,6 +39,14 @@ class SongSummary(BaseModel):
 
 class SongOut(SongSummary):
     lyrics: str | None
+
+
+class AnalyzeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    notes: bool = Field(
+        False, description="Also transcribe melody and bass to MIDI (GET .../notes.mid)"
+    )
 
 
 class AnalyzeAccepted(BaseModel):

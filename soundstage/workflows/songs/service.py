@@ -74,15 +74,20 @@ def _running_job(session: Session, song: Song) -> Job | None:
     return job if job is not None and job.state not in TERMINAL_STATES else None
 
 
-def request_analysis(session: Session, owner_id: str, song_id: str) -> tuple[Song, Job]:
-    """Queue a `songs.analyze` job (caller commits); 409 while one is unfinished."""
+def request_analysis(
+    session: Session, owner_id: str, song_id: str, *, notes: bool = False
+) -> tuple[Song, Job]:
+    """Queue a `songs.analyze` job (caller commits); 409 while one is unfinished.
+
+    With `notes`, melody and bass are also transcribed to a MIDI file.
+    """
     song = get_song(session, owner_id, song_id)
     running = _running_job(session, song)
     if running is not None:
         raise Conflict(
             f"song {song.id} is already being analyzed; follow GET /api/jobs/{running.id}"
         )
-    job = submit_job(session, ANALYZE_JOB, owner_id, {"song_id": song.id})
+    job = submit_job(session, ANALYZE_JOB, owner_id, {"song_id": song.id, "notes": notes})
     song.analysis_job_id = job.id
     song.status, song.error = SongStatus.ANALYZING, None
     return song, job

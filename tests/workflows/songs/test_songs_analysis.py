@@ -86,3 +86,21 @@ def test_reference_features_store_nothing(client, user, track, audio, settings):
     assert [p for p in settings.files_dir.rglob("*") if p.is_file()] == []
     assert list((settings.tmp_dir / "uploads").iterdir()) == []
     assert client.get("/api/songs", headers=user.headers).json()["total"] == 0
+
+
+def test_notes_to_midi_on_request(client, user, track):
+    files = {"file": ("calm.mp3", track.read_bytes(), "audio/mpeg")}
+    song = client.post("/api/songs", files=files, headers=user.headers).json()
+    base = f"/api/songs/{song['id']}"
+    assert client.get(f"{base}/notes.mid", headers=user.headers).status_code == 404
+    bad = client.post(f"{base}/analyze", json={"notes": "please"}, headers=user.headers)
+    assert bad.status_code == 422 and "notes" in bad.json()["detail"]
+
+    accepted = client.post(f"{base}/analyze", json={"notes": True}, headers=user.headers)
+    assert accepted.status_code == 202, accepted.text
+    job = wait_job(lambda p: client.get(p, headers=user.headers).json(), accepted.json()["job_id"])
+    assert job["state"] == "completed", job["error"]
+    notes = client.get(f"{base}/analysis", headers=user.headers).json()["notes"]
+    assert notes["melody"] + notes["bass"] > 20 and notes["midi_url"] == f"{base}/notes.mid"
+    midi = client.get(notes["midi_url"], headers=user.headers)
+    assert midi.status_code == 200 and midi.content.startswith(b"MThd")
