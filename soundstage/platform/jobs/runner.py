@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from datetime import timedelta
 from typing import Any
 
 from soundstage.config import Settings
@@ -192,8 +193,8 @@ class EmbeddedRunner:
                 service.transition(session, job, S.FAILED, message)
             else:
                 delay = service.retry_delay_s(self.settings.job_retry_base_s, job.attempts)
-                service.transition(session, job, S.QUEUED, f"retry in {delay:g} s: {error}")
-                job.run_after = service.retry_at(self.settings.job_retry_base_s, job.attempts)
+                event = service.transition(session, job, S.QUEUED, f"retry in {delay:g} s: {error}")
+                job.run_after = event.at + timedelta(seconds=delay)  # from the recorded moment
                 job.stage = "waiting to retry"
             session.commit()
 

@@ -11,7 +11,7 @@ import json
 import threading
 import weakref
 from collections.abc import Collection
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, event, select, update
@@ -266,7 +266,3 @@ def requeue_interrupted(session: Session, *, exclude: Collection[str] = ()) -> i
 def retry_delay_s(base_s: float, attempt: int) -> float:
     """Exponential backoff: base * 2**(attempt-1)."""
     return base_s * 2 ** max(0, attempt - 1)
-
-
-def retry_at(base_s: float, attempt: int) -> datetime:
-    return utcnow() + timedelta(seconds=retry_delay_s(base_s, attempt))
