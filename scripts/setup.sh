@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything Soundstage needs on Debian 12 (or a machine that already
-# has the packages): Debian packages when missing, then ./.venv with the
-# `soundstage` command. Safe to run again; it only installs what is missing.
+# has the packages): Debian packages when missing, the web studio's front-end
+# libraries from the npm registry, then ./.venv with the `soundstage` command.
+# Safe to run again; it only installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,9 +10,9 @@ need_apt=()
 command -v ffmpeg >/dev/null 2>&1 && command -v ffprobe >/dev/null 2>&1 || need_apt+=(ffmpeg)
 [ -f /usr/share/sounds/sf2/FluidR3_GM.sf2 ] || need_apt+=(fluid-soundfont-gm)
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need_apt+=(python3-venv)
-if [ "${SOUNDSTAGE_WITH_BROWSER:-0}" = 1 ]; then
-  command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
-fi
+command -v npm >/dev/null 2>&1 || need_apt+=(npm)
+# The browser the web studio's end-to-end tests drive (Playwright, no browser download).
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   sudo=""
@@ -19,6 +20,16 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${need_apt[*]}"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need_apt[@]}"
+fi
+
+# Front-end libraries (htmx, wavesurfer.js, Chart.js), served as static files:
+# installed from the lockfile into the git-ignored node_modules of the vendor
+# folder, again only when the lockfile changed.
+vendor=soundstage/web/static/vendor
+if ! cmp -s "$vendor/package-lock.json" "$vendor/node_modules/.soundstage-lock.json"; then
+  echo "setup: installing the web studio's front-end libraries (npm ci)"
+  (cd "$vendor" && npm ci --no-audit --no-fund --loglevel=error)
+  cp "$vendor/package-lock.json" "$vendor/node_modules/.soundstage-lock.json"
 fi
 
 python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' || {

@@ -96,6 +96,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in soundstage.workflows.routers():
         _check_workflow_router(router)
         app.include_router(router)
-    for router in soundstage.web.routers():
-        app.include_router(router)
+    soundstage.web.install(app)  # pages, static files, the redirect to /login
     return app

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, func, or_, select
@@ -144,6 +144,31 @@ def stats(session: Session, owner_id: str) -> dict[str, Any]:
         "mean_render_s": _round(mean_render),
         "mean_realtime_factor": _round(realtime),
     }
+
+
+def activity(
+    session: Session, owner_id: str, days: int = 30, today: datetime | None = None
+) -> list[dict[str, Any]]:
+    """Tracks created and minutes of music asked for, per UTC day, oldest first (zeros kept)."""
+    end = (today or datetime.now(UTC)).astimezone(UTC).date()
+    start = end - timedelta(days=days - 1)
+    since = datetime(start.year, start.month, start.day, tzinfo=UTC)
+    rows = session.execute(
+        select(Track.created_at, Track.duration_s).where(
+            Track.owner_id == owner_id, Track.created_at >= since
+        )
+    ).all()
+    per_day = {start + timedelta(days=i): [0, 0.0] for i in range(days)}
+    for created_at, duration_s in rows:
+        stamp = created_at if created_at.tzinfo else created_at.replace(tzinfo=UTC)
+        day = per_day.get(stamp.astimezone(UTC).date())
+        if day is not None:
+            day[0] += 1
+            day[1] += duration_s / 60
+    return [
+        {"date": day.isoformat(), "tracks": count, "minutes": round(minutes, 2)}
+        for day, (count, minutes) in per_day.items()
+    ]
 
 
 def _round(value: float | None) -> float | None:
