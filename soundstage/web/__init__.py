@@ -19,9 +19,10 @@ def routers() -> list[APIRouter]:
     from soundstage.web.accounts import router as accounts
     from soundstage.web.ambient import router as ambient
     from soundstage.web.jobs import router as jobs
+    from soundstage.web.music_video import router as music_video
     from soundstage.web.share import router as share
 
-    return [share, accounts, jobs, ambient]
+    return [share, accounts, jobs, ambient, music_video]
 
 
 def install(app: FastAPI) -> None:

@@ -23,6 +23,8 @@ VENDOR_FILES = {
     "htmx": "htmx.org/dist/htmx.min.js",
     "wavesurfer": "wavesurfer.js/dist/wavesurfer.min.js",
     "chart": "chart.js/dist/chart.umd.min.js",
+    "wavesurfer_regions": "wavesurfer.js/dist/plugins/regions.min.js",
+    "wavesurfer_timeline": "wavesurfer.js/dist/plugins/timeline.min.js",
 }
 
 # Scripts only from this origin (no inline script: user text can never run);
