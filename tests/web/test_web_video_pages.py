@@ -15,6 +15,7 @@ import pytest
 
 from soundstage.workflows.music_video import service as video_service
 from soundstage.workflows.music_video.models import MusicVideo, VideoStatus
+from soundstage.workflows.music_video.pipeline import video_prefix
 from soundstage.workflows.songs.models import Song, SongAnalysis, SongStatus
 from tests.web.test_web_pages import HX, ORIGIN, XSS, owner_id
 
@@ -75,7 +76,7 @@ def add_video(client, owner: str, song_id: str, *, title: str = "River", label: 
                            file_size_bytes=10)  # fmt: skip
         session.add(video)
         session.flush()
-        base = f"users/{owner}/videos/{video.id}/"
+        base = video_prefix(video)
         for name, data in (("video.mp4", b"\0\0\0\x18ftypisom"), ("poster.jpg", b"\xff\xd8"),
                            ("lyrics.vtt", b"WEBVTT\n\n00:00.000 --> 00:02.000\nlight\n")):  # fmt: skip
             storage.put_bytes(base + name, data)

@@ -39,8 +39,11 @@ CLIP_SHARE = 80.0  # % of a generate job's progress spent on clips; composition 
 Progress = Callable[[float, str], None]
 
 
-def video_prefix(owner_id: str, video_id: str) -> str:
-    return f"users/{owner_id}/videos/{video_id}/"
+def video_prefix(video: Any) -> str:
+    """A video's files live in its song's folder, so deleting the song deletes them too."""
+    from soundstage.workflows.songs.pipeline import song_prefix
+
+    return f"{song_prefix(video.owner_id, video.song_id)}videos/{video.id}/"
 
 
 def register_jobs() -> None:
@@ -329,7 +332,7 @@ def _prepare_clips(
             clip.status, clip.error = ClipStatus.GENERATING, None
         video.status, video.error = VideoStatus.GENERATING, None
         session.commit()
-        return specs, _ClipPlan(seeds, video_prefix(video.owner_id, video.id))
+        return specs, _ClipPlan(seeds, video_prefix(video))
 
 
 def _generate(
@@ -408,7 +411,7 @@ def _compose(ctx: JobContext, video_id: str, work: Path, *, start: float) -> dic
         keys = [c.file_key for c in clips]
         sections = [(s.start_s, s.end_s, s.label) for s in service.sections_of(session, song.id)]
         song_key, song_format = song.original_key, song.format
-        fps, prefix = video.fps, video_prefix(video.owner_id, video.id)
+        fps, prefix = video.fps, video_prefix(video)
         lyrics = analysis.get("lyrics") or [] if video.captions else []
         video.status = VideoStatus.COMPOSING
         session.commit()

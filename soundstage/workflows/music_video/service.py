@@ -534,7 +534,7 @@ def finalize(session: Session, storage: Storage, owner_id: str, video_id: str) -
         clip.file_key, clip.size_bytes = None, 0
     video.status, video.finalized_at = VideoStatus.FINALIZED, utcnow()
     session.commit()
-    storage.delete_prefix(f"{video_prefix(owner_id, video.id)}clips/")
+    storage.delete_prefix(f"{video_prefix(video)}clips/")
     return video
 
 
@@ -551,6 +551,7 @@ def delete_video(session: Session, storage: Storage, owner_id: str, video_id: st
     from soundstage.platform.jobs import cancel_job
 
     video = get_video(session, owner_id, video_id)
+    prefix = video_prefix(video)
     job = running_job(session, video.job_id)
     if job is not None:
         cancel_job(session, job)
@@ -563,7 +564,7 @@ def delete_video(session: Session, storage: Storage, owner_id: str, video_id: st
         )
     session.delete(video)
     session.commit()
-    return storage.delete_prefix(video_prefix(owner_id, video_id))
+    return storage.delete_prefix(prefix)
 
 
 def share(session: Session, owner_id: str, video_id: str) -> MusicVideo:
