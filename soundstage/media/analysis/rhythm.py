@@ -29,8 +29,10 @@ Pipeline, all at 22.05 kHz with a 512-sample hop (≈ 43 frames per second):
    3- and a 4-beat bar; periodicity of the same features at 3 vs 4 beats picks
    the meter (4 unless 3 is clearly better).
 
-Confidence (0..1) is the product of the tempogram's periodicity at the chosen
-period and how much stronger the envelope is on the beats than elsewhere.
+Confidence (0..1) is the geometric mean of two scores: how many tracked beats land
+on an onset (the hit rate, 0.55 in noise → 0.9 on a clear pulse) and the
+tempogram's periodicity at the chosen period (up to 0.08); calibrated on the
+accuracy bench (docs/analysis.md).
 """
 
 from __future__ import annotations
@@ -54,6 +56,10 @@ TEMPOGRAM_WIN = 384  # frames ≈ 8.9 s
 TEMPOGRAM_STRIDE = 32  # frames ≈ 0.75 s
 TEMPOGRAM_FFT = 2048
 SILENCE_RMS = 1e-4  # ≈ -80 dBFS
+# Confidence calibration (docs/analysis.md, "Rhythm", step 6): beat hit rate from 0.55 (what
+# a beat tracker finds in noise) to 0.9, and tempogram periodicity up to 0.08.
+CONF_HITS = (0.55, 0.9)
+CONF_PERIODICITY = 0.08
 
 
 def estimate_rhythm(
@@ -99,9 +105,13 @@ def estimate_rhythm(
         if abs(bpm_beats / bpm - 1) < 0.04:
             bpm = bpm_beats
 
-    alignment = _alignment(env, beats)
-    confidence = float(np.clip(periodicity / 0.5, 0, 1) * np.clip((alignment - 1.0) / 1.5, 0, 1))
-    confidence = float(np.clip(confidence, 0.0, 1.0) ** 0.5)
+    hits = _hit_rate(env, beats)
+    confidence = float(
+        np.sqrt(
+            np.clip((hits - CONF_HITS[0]) / (CONF_HITS[1] - CONF_HITS[0]), 0, 1)
+            * np.clip(periodicity / CONF_PERIODICITY, 0, 1)
+        )
+    )
     meter, downbeat_idx = _meter_and_downbeats(beats, low_env, env, feats["chroma"])
     times = beats / FPS
     return Rhythm(
@@ -342,12 +352,12 @@ def _track_beats(
     return np.asarray(beats, dtype=float)
 
 
-def _alignment(env: np.ndarray, beats: np.ndarray) -> float:
-    if len(beats) < 2:
+def _hit_rate(env: np.ndarray, beats: np.ndarray) -> float:
+    """Fraction of beats that land on an onset (envelope above its 75th percentile)."""
+    if len(beats) < 4:
         return 0.0
     peak = maximum_filter1d(env, size=3)
-    on = float(peak[beats.astype(int)].mean())
-    return on / max(float(peak.mean()), 1e-9)
+    return float(np.mean(peak[beats.astype(int)] > np.percentile(peak, 75)))
 
 
 # --- meter and downbeats ---------------------------------------------------------

@@ -167,12 +167,17 @@ def test_round_trip_tempo_exact_floor(round_trip):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    reason="issue 3 target (95 % at the right octave) not met: 21/24; three 72 BPM tracks "
-    "(harp, piano, strings) are heard at 144: their eighth-note arpeggio still carries the "
-    "pulse although off-beat notes are 12 velocity steps softer",
-    strict=False,
-)
 def test_round_trip_tempo_exact(round_trip):
+    """Issue 3 target: ≥ 95 % at the requested octave (23/24 since the engine's arpeggio
+    plays on the beat below 84 BPM; was 21/24 with even eighths)."""
     hits = [abs(r.bpm / bpm - 1) < 0.04 for (_, _, bpm), _, r in round_trip]
     assert np.mean(hits) >= 0.95, [(want[2], r.bpm) for want, _, r in round_trip]
+
+
+@pytest.mark.slow
+def test_round_trip_tempo_confidence(round_trip):
+    """Engine tracks carry an audible pulse: most are above the "no steady pulse" warning."""
+    from soundstage.media.analysis.analyze import PULSE_WARNING_CONFIDENCE
+
+    confident = [r.bpm_confidence >= PULSE_WARNING_CONFIDENCE for _, _, r in round_trip]
+    assert np.mean(confident) >= 0.75, [(want[2], r.bpm_confidence) for want, _, r in round_trip]

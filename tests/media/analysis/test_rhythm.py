@@ -10,6 +10,7 @@ import mir_eval
 import numpy as np
 import pytest
 
+from soundstage.media.analysis.analyze import PULSE_WARNING_CONFIDENCE
 from soundstage.media.analysis.result import Rhythm
 from soundstage.media.analysis.rhythm import estimate_rhythm
 
@@ -133,7 +134,7 @@ def test_noise_without_pulse_has_low_confidence():
     y = (0.1 * np.random.default_rng(0).standard_normal(22050 * 20)).astype(np.float32)
     r = estimate_rhythm(y, 22050)
     assert_valid(r)
-    assert r.bpm_confidence < 0.25
+    assert r.bpm_confidence < PULSE_WARNING_CONFIDENCE
 
 
 @pytest.mark.parametrize("n", [0, 1, 100, 4000, 22050, 40000])
@@ -159,3 +160,23 @@ def test_other_sample_rates(sr):
     assert_valid(r)
     assert r.bpm == pytest.approx(110, rel=0.04)
     assert beat_f(truth["beats"], r.beats) >= 0.9
+
+
+def test_beatless_pads_have_low_confidence():
+    """Chords changing at random times (no pulse) stay below the warning threshold."""
+    rng = np.random.default_rng(1)
+    sr = 22050
+    y = np.zeros(30 * sr)
+    tt = np.arange(8 * sr) / sr
+    t = 0.0
+    while t * sr < len(y):
+        length = rng.uniform(2.5, 7.0)
+        f = 110 * 2 ** (rng.integers(0, 24) / 12)
+        tone = sum(np.sin(2 * np.pi * f * m * tt) for m in (1, 1.26, 1.5))
+        tone = tone * np.minimum(1, tt / 1.5) * np.exp(-np.maximum(0, tt - length))
+        k = int(t * sr)
+        y[k : k + len(tone)] += tone[: len(y) - k]
+        t += length
+    r = estimate_rhythm((0.1 * y).astype(np.float32), sr)
+    assert_valid(r)
+    assert r.bpm_confidence < PULSE_WARNING_CONFIDENCE

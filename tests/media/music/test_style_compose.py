@@ -130,3 +130,43 @@ def test_the_documented_lexicon_matches_the_code():
         assert f"| {word} |" in doc, f"docs/music-engine.md misses lexicon word {word!r}"
     for mood in MOODS:
         assert f"| {mood} |" in doc
+
+
+def test_neighbouring_sections_change_the_arrangement():
+    """Every section change is audible: the line-up or the energy moves, as in a real arrangement."""
+    for prompt, seed in [("calm piano", 1), ("ethereal", 9), ("mysterious", 7), ("warm guitar", 4)]:
+        style = style_from_prompt(prompt, seed=seed)
+        piece = compose(style, 600, seed=seed)
+        bed = next(
+            layer.name for layer in piece.layers if layer.instrument.role in {"pad", "drone"}
+        )
+        pulse = {layer.name for layer in piece.layers if layer.instrument.role == "arp"}
+        for before, after in zip(piece.sections, piece.sections[1:], strict=False):
+            assert {bed, *pulse} <= after.layers, "bed and pulse play in every section"
+            assert after.layers != before.layers or abs(after.energy - before.energy) >= 0.19
+            assert after.label != before.label
+        assert any(s.bridge for s in piece.sections), "a contrasting bridge section"
+        for layer in piece.layers:
+            playing = [s for s in piece.sections if layer.name in s.layers]
+            assert all(
+                any(s.start - 4.5 <= n.start < s.end for s in playing) for n in layer.notes
+            ), f"{layer.name} only plays in its sections"
+
+
+def test_slow_pulse_is_on_the_beat():
+    """Below 84 BPM the arpeggio plays every beat; off-beat passing notes are few and soft."""
+    style = style_from_prompt("dreamy harp", seed=4, bpm=72)
+    piece = compose(style, 180, seed=4)
+    arp = next(layer for layer in piece.layers if layer.instrument.role == "arp")
+    beat = 60 / 72
+    phase = np.array([(n.start / beat) % 1 for n in arp.notes])
+    on = np.isclose(phase, 0, atol=1e-6) | np.isclose(phase, 1, atol=1e-6)
+    beats_played = {round(n.start / beat) for n, o in zip(arp.notes, on, strict=True) if o}
+    assert len(beats_played) >= 0.97 * int(180 / beat)
+    assert (~on).sum() < 0.3 * on.sum()
+    by_start = {round(n.start, 6): n.velocity for n, o in zip(arp.notes, on, strict=True) if o}
+    starts = [s.start for s in piece.sections[1:]]
+    for note in (n for n, o in zip(arp.notes, on, strict=True) if not o):
+        if any(0 < t - note.start <= 2 * beat for t in starts):
+            continue  # a fill into the next section
+        assert note.velocity < by_start[round(note.start - beat / 2, 6)] - 10
