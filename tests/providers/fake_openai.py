@@ -13,20 +13,19 @@ library's email parser, independently of the client library under test.
 
 from __future__ import annotations
 
-import socket
 import threading
-import time
 from dataclasses import dataclass, field
 from email.message import Message
 from email.parser import BytesParser
 from email.policy import HTTP
 from typing import Any
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+
+from tests.providers.loopback import LoopbackServer
 
 SUPPORTED = ("flac", "m4a", "mp3", "mp4", "mpeg", "mpga", "oga", "ogg", "wav", "webm")
 
@@ -119,15 +118,15 @@ def parse_multipart(content_type: str, body: bytes) -> tuple[dict[str, list[str]
     return fields, upload
 
 
-class FakeOpenAI:
+class FakeOpenAI(LoopbackServer):
+    name = "fake OpenAI"
+
     def __init__(self, api_key: str = "sk-test-key") -> None:
         self.api_key = api_key
         self.body: dict[str, Any] = DEFAULT_BODY
         self.requests: list[SeenRequest] = []
         self._failures: list[tuple[int, dict[str, str]]] = []
         self._lock = threading.Lock()
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
         self.port = 0
         app = Starlette(
             routes=[Route("/v1/audio/transcriptions", self._transcriptions, methods=["POST"])]
@@ -224,35 +223,3 @@ class FakeOpenAI:
                 400, "expected timestamp_granularities[]=segment", "invalid_request_error"
             )
         return JSONResponse(self.body)
-
-    # --- lifecycle ---
-
-    def start(self) -> FakeOpenAI:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        self.port = sock.getsockname()[1]
-        config = uvicorn.Config(self.app, log_level="warning", lifespan="off", access_log=False)
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [sock]}, daemon=True
-        )
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError("the fake OpenAI server did not start")
-            time.sleep(0.01)
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-
-    def __enter__(self) -> FakeOpenAI:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()

@@ -17,18 +17,17 @@ replicate.delivery does, without needing the token).
 from __future__ import annotations
 
 import json
-import socket
 import threading
-import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from tests.providers.loopback import LoopbackServer
 
 MODEL = "wan-video/wan-2.2-t2v-fast"
 VERSION = "920bea47c60299896482c74ddd32df873d0e392a88a08595b3d4f56eaf47b6ef"
@@ -65,7 +64,9 @@ class FakePrediction:
     metrics: dict[str, float] = field(default_factory=dict)
 
 
-class FakeReplicate:
+class FakeReplicate(LoopbackServer):
+    name = "fake Replicate"
+
     def __init__(self, api_token: str = "r8_test", video: bytes = b"") -> None:
         self.api_token = api_token
         self.video = video
@@ -75,8 +76,6 @@ class FakeReplicate:
         self.downloads: list[SeenRequest] = []
         self._failures: list[tuple[int, dict[str, str]]] = []
         self._lock = threading.Lock()
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
         self.port = 0
         self.reset()
         self.app = Starlette(
@@ -283,35 +282,3 @@ class FakeReplicate:
                 "web": f"https://replicate.com/p/{prediction.id}",
             },
         }
-
-    # --- lifecycle ---
-
-    def start(self) -> FakeReplicate:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        self.port = sock.getsockname()[1]
-        config = uvicorn.Config(self.app, log_level="warning", lifespan="off", access_log=False)
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [sock]}, daemon=True
-        )
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError("the fake Replicate server did not start")
-            time.sleep(0.01)
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-
-    def __enter__(self) -> FakeReplicate:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
