@@ -11,6 +11,7 @@ looks the same at any size.
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -47,7 +48,7 @@ def internal_size(width: int, height: int, max_pixels: int) -> tuple[int, int]:
     return max(2, round(width * f / 2) * 2), max(2, round(height * f / 2) * 2)
 
 
-class Template:
+class Template(ABC):
     """Base class: subclasses set the class attributes and implement `frame`."""
 
     name: ClassVar[str]
@@ -62,9 +63,9 @@ class Template:
         self.x = ((np.arange(self.w, dtype=np.float32) + 0.5 - self.w / 2) / unit)[None, :]
         self.y = ((np.arange(self.h, dtype=np.float32) + 0.5 - self.h / 2) / unit)[:, None]
 
+    @abstractmethod
     def frame(self, i: int) -> np.ndarray:
         """Frame ``i`` as (h, w, 3) uint8 RGB at the internal size."""
-        raise NotImplementedError
 
 
 class RampTemplate(Template):
@@ -77,9 +78,9 @@ class RampTemplate(Template):
         self.dither = np.tile(_BAYER, reps)[: self.h, : self.w].astype(np.float32)
         self._buf = np.empty((self.h, self.w), dtype=np.float32)
 
+    @abstractmethod
     def field(self, i: int) -> np.ndarray:
         """The scalar field of frame ``i``, (h, w) float32, roughly 0..1 (clipped)."""
-        raise NotImplementedError
 
     def flash(self, i: int) -> float:
         """How strongly frame ``i``'s colours are pushed towards white (beats, entry)."""
