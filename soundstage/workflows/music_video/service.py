@@ -14,6 +14,7 @@ from sqlalchemy import Select, delete, func, select
 from sqlalchemy.orm import Session
 
 from soundstage.config import Settings
+from soundstage.platform.db import utcnow
 from soundstage.platform.errors import AppError, Conflict, NotFound
 from soundstage.platform.jobs import TERMINAL_STATES, Job, submit_job
 from soundstage.platform.ownership import get_owned
@@ -206,9 +207,10 @@ def update_section(
         section.label = label.strip()
     if note is not None:
         section.prompt_note = note
+    prompt = clip_prompt(base_prompt(session, song), section)  # one lookup, not one per clip
     for clip in session.scalars(select(VideoClip).where(VideoClip.section_id == section.id)):
         if clip.status != ClipStatus.COMPLETED:
-            clip.prompt = clip_prompt(base_prompt(session, song), section)
+            clip.prompt = prompt
     session.commit()
     return section
 
@@ -528,8 +530,6 @@ def finalize(session: Session, storage: Storage, owner_id: str, video_id: str) -
     _check_editable(session, video, "finalize")
     if video.status != VideoStatus.READY:
         raise Conflict(f"video {video.id} is {video.status}; finalize it once it is ready")
-    from soundstage.platform.db import utcnow
-
     for clip in clips_of(session, video.song_id):
         clip.file_key, clip.size_bytes = None, 0
     video.status, video.finalized_at = VideoStatus.FINALIZED, utcnow()
