@@ -127,6 +127,7 @@ def test_a_failing_clip_stops_the_others_and_names_itself(tmp_path: Path):
 
 def test_cancelling_stops_clips_mid_render(tmp_path: Path):
     stopped = threading.Event()
+    stopped_at: list[int] = []
 
     class Slow:
         name = "slow"
@@ -136,6 +137,7 @@ def test_cancelling_stops_clips_mid_render(tmp_path: Path):
                 try:
                     on_progress(step / 1000)
                 except JobCancelled:
+                    stopped_at.append(step)
                     stopped.set()
                     raise
                 time.sleep(0.1)
@@ -144,7 +146,6 @@ def test_cancelling_stops_clips_mid_render(tmp_path: Path):
     def progress(fraction: float) -> None:
         raise JobCancelled("cancelled by request")
 
-    started = time.monotonic()
     with pytest.raises(JobCancelled):
         render_clips({"a": spec(), "b": spec()}, Slow(), tmp_path, workers=2, on_progress=progress)
-    assert stopped.is_set() and time.monotonic() - started < 10
+    assert stopped.is_set() and stopped_at and max(stopped_at) < 999  # stopped mid-render
