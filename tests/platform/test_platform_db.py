@@ -121,5 +121,5 @@ def test_workflow_migration_folders_are_found(tmp_path, monkeypatch) -> None:
     monkeypatch.setattr(migrate, "WORKFLOWS_DIR", tmp_path / "workflows")
     url = f"sqlite:///{tmp_path / 'wf.db'}"
     upgrade(url)
-    assert current_revisions(url) == {"0100_demo"}
+    assert "0100_demo" in current_revisions(url)
     assert "demo_tracks" in inspect(make_engine(url, pooled=False)).get_table_names()

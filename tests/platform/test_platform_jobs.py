@@ -446,3 +446,41 @@ def test_unknown_type_at_run_time_fails(db, owner, runner_factory) -> None:
     registry._types.pop("t.gone")
     run_until_idle(runner_factory())
     assert "no handler registered" in load(db, job_id).error
+
+
+def test_transition_listeners_see_every_move_in_the_same_transaction(db: Database, owner: str):
+    """A listener sees submit and each transition; one that raises aborts the move."""
+    from soundstage.platform.jobs import add_transition_listener
+    from soundstage.platform.jobs.service import _transition_listeners
+
+    seen: list[tuple[str | None, str]] = []
+
+    def listener(session, job, from_state, to_state) -> None:
+        if job.type != "test.listened":
+            return
+        if job.payload.get("refuse_cancel") and to_state == JobState.CANCELLED:
+            raise ValueError("not now")
+        seen.append((from_state, to_state))
+
+    register_job_type("test.listened", lambda ctx, payload: None)
+    add_transition_listener(listener)
+    add_transition_listener(listener)
+    try:
+        job_id = submit(db, "test.listened", owner)
+        with db.session() as session:
+            cancel_job(session, session.get(Job, job_id))
+            session.commit()
+        assert seen == [(None, "queued"), ("queued", "cancelled")]
+
+        refused = submit(db, "test.listened", owner, {"refuse_cancel": True})
+        with db.session() as session, pytest.raises(ValueError, match="not now"):
+            cancel_job(session, session.get(Job, refused))
+        assert load(db, refused).state == JobState.QUEUED
+        assert [h.to_state for h in _history(db, refused)] == ["queued"]
+    finally:
+        _transition_listeners.remove(listener)
+
+
+def _history(db: Database, job_id: str) -> list[Any]:
+    with db.session() as session:
+        return job_history(session, job_id)

@@ -26,6 +26,7 @@ from soundstage.platform.jobs.registry import (
 from soundstage.platform.jobs.runner import EmbeddedRunner
 from soundstage.platform.jobs.service import (
     ALLOWED_TRANSITIONS,
+    add_transition_listener,
     cancel_job,
     get_job_for_owner,
     job_history,
@@ -50,6 +51,7 @@ __all__ = [
     "JobState",
     "TransientJobError",
     "UnknownJobType",
+    "add_transition_listener",
     "cancel_job",
     "get_job_for_owner",
     "get_job_type",

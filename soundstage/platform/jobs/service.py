@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import threading
 import weakref
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from datetime import datetime
 from typing import Any
 
@@ -56,10 +56,31 @@ def _wake_after_commit(session: Session) -> None:
         event.listen(session, "after_commit", _wake_runners, once=True)
 
 
+TransitionListener = Callable[[Session, Job, "str | None", str], None]
+_transition_listeners: list[TransitionListener] = []
+
+
+def add_transition_listener(listener: TransitionListener) -> None:
+    """Call `listener(session, job, from_state, to_state)` inside every transition's transaction.
+
+    Platform services hang their rules here (a refund when a paid job fails, a
+    charge again on a manual retry) so they commit or roll back with the move
+    itself. A listener that raises aborts the transition. Registering twice is a no-op.
+    """
+    if listener not in _transition_listeners:
+        _transition_listeners.append(listener)
+
+
+def _notify(session: Session, job: Job, from_state: str | None, to_state: str) -> None:
+    for listener in list(_transition_listeners):
+        listener(session, job, from_state, to_state)
+
+
 def transition(session: Session, job: Job, to_state: str, message: str = "") -> JobEvent:
     """Move `job` to `to_state` and record one history row; refuses illegal moves.
 
     Lock the job first (`lock_job`) when another thread may change it.
+    Transition listeners run before the history row is flushed.
     """
     to_state = JobState(to_state)
     if to_state not in ALLOWED_TRANSITIONS[job.state]:
@@ -74,6 +95,7 @@ def transition(session: Session, job: Job, to_state: str, message: str = "") -> 
     elif to_state == S.QUEUED:
         job.finished_at = None
         job.eta_s = None
+    _notify(session, job, from_state, to_state)
     row = JobEvent(job_id=job.id, at=now, from_state=from_state, to_state=to_state, message=message)
     session.add(row)
     session.flush()
@@ -122,6 +144,8 @@ def submit_job(
         cancel_requested=False,
     )
     session.add(job)
+    session.flush()
+    _notify(session, job, None, S.QUEUED)
     session.add(
         JobEvent(job_id=job.id, at=now, from_state=None, to_state=S.QUEUED, message="submitted")
     )

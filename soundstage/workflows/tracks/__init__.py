@@ -1,0 +1,1 @@
+"""Track platform: tracks from prompts, publishing, series and the style system."""
