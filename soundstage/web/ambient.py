@@ -38,7 +38,6 @@ router = APIRouter(tags=["web"], include_in_schema=False, dependencies=[Depends(
 KEYS = ["C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"]
 HISTORY_PAGE_SIZE = 20
 RECENT_TRACKS = 12
-WAVEFORM_MAX_S = 20 * 60  # longer tracks get a plain player (the browser would decode it all)
 MAX_BATCH_COPIES = 20
 
 
@@ -172,6 +171,13 @@ def batch_page(batch_id: str, request: Request, user: PageUser, session: Session
                    "items": _cards(session, _batch_tracks(session, found))})  # fmt: skip
 
 
+@router.get("/ui/batches/{batch_id}/summary")
+def batch_summary(batch_id: str, request: Request, user: PageUser, session: SessionDep):
+    """The batch's live counts (the page polls this until every item is finished)."""
+    status = service.batch_status(session, service.get_batch(session, user.id, batch_id))
+    return render(request, "ambient/_batch_summary.html", {"batch": status})
+
+
 @router.get("/ui/tracks/{track_id}/card")
 def track_card(track_id: str, request: Request, user: PageUser, session: SessionDep):
     track = service.get_track(session, user.id, track_id)
@@ -251,8 +257,7 @@ def track_page(track_id: str, request: Request, user: PageUser, session: Session
         track = service.get_track(session, user.id, track_id)
     except NotFound:
         return not_found(request, user, "track")
-    context = {"user": user, **_track_context(session, track), **_assets_context(session, track),
-               "waveform": track.duration_s <= WAVEFORM_MAX_S}  # fmt: skip
+    context = {"user": user, **_track_context(session, track), **_assets_context(session, track)}
     return render(request, "ambient/track.html", context)
 
 
@@ -310,6 +315,13 @@ def track_file(
 
 def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60] or "track"
+
+
+@router.get("/tracks/{track_id}/peaks.json")
+def track_peaks(track_id: str, user: PageUser, session: SessionDep, storage: StorageDep):
+    """The player's waveform, drawn from server-side peaks for a track of any length."""
+    track = service.get_track(session, user.id, track_id)
+    return {"duration_s": track.duration_s, "peaks": service.track_peaks(storage, track)}
 
 
 @router.get("/tracks/{track_id}/stems.zip")

@@ -1,6 +1,6 @@
-"""Live job progress for pages: the job JSON, its Server-Sent Events and retry, by session cookie.
+"""Live job progress for pages: the job JSON, its Server-Sent Events, cancel and retry, by cookie.
 
-The same answers as /api/jobs/{id}, /events and /retry (these call the same
+The same answers as /api/jobs/{id}, /events, /cancel and /retry (these call the same
 functions), authenticated by the page's session instead of a Bearer token.
 static/studio.js follows them: EventSource first, polling when a stream fails.
 """
@@ -32,3 +32,8 @@ def job_events(job_id: str, user: PageUser, session: SessionDep, db: DatabaseDep
 @router.post("/{job_id}/retry")
 def retry(job_id: str, user: PageUser, session: SessionDep) -> dict[str, Any]:
     return jobs_api.retry(job_id, user, session).model_dump(mode="json")
+
+
+@router.post("/{job_id}/cancel")
+def cancel(job_id: str, user: PageUser, session: SessionDep) -> dict[str, Any]:
+    return jobs_api.cancel(job_id, user, session).model_dump(mode="json")

@@ -31,6 +31,7 @@ from soundstage.workflows.music_video.schemas import (
     Accepted,
     GenerateRequest,
     SectionOut,
+    SectionPatch,
     SectionsCreate,
     ShareOut,
     VideoOut,
@@ -130,7 +131,7 @@ def _energy_points(analysis: dict[str, Any]) -> list[list[float]]:
 
 
 def _editor_data(song: Song, analysis: dict[str, Any], suggestion: dict[str, Any],
-                 sections: list[SectionOut], settings, locked: bool) -> dict[str, Any]:  # fmt: skip
+                 sections: list[SectionOut], settings, video) -> dict[str, Any]:  # fmt: skip
     """What the section editor and the energy chart draw (embedded as JSON in the page)."""
     suggested = [s.model_dump() for s in suggestion["sections"]]
     return {
@@ -144,7 +145,9 @@ def _editor_data(song: Song, analysis: dict[str, Any], suggestion: dict[str, Any
         "suggested": suggested,
         "min_section_s": settings.video_clip_min_s,
         "max_note": MAX_NOTE_CHARS,
-        "locked": locked,
+        # A video fixes the edges; labels and notes stay editable until it is finalized.
+        "locked": video is not None,
+        "finalized": bool(video and video.is_finalized),
     }
 
 
@@ -167,8 +170,7 @@ def song_page(
             analysis=analysis, suggestion=suggestion, video=video,
             video_job=_live_job(session, video.job_id) if video else None,
             descriptors=[(n, analysis[n]) for n in DESCRIPTORS if analysis.get(n) is not None],
-            editor=_editor_data(song, analysis, suggestion, sections, settings,
-                                locked=video is not None),
+            editor=_editor_data(song, analysis, suggestion, sections, settings, video),
             too_long=song.duration_s > settings.video_max_song_duration_s + 1e-6,
             max_duration=settings.video_max_song_duration_s,
         )  # fmt: skip
@@ -251,6 +253,18 @@ def create_sections(
     song_id: str, body: SectionsCreate, user: PageUser, session: SessionDep, settings: SettingsDep
 ):
     return video_api.create_sections(song_id, body, user, session, settings)
+
+
+@router.patch("/ui/api/songs/{song_id}/sections/{section_id}", response_model=SectionOut)
+def patch_section(
+    song_id: str,
+    section_id: str,
+    body: SectionPatch,
+    user: PageUser,
+    session: SessionDep,
+    settings: SettingsDep,
+):
+    return video_api.patch_section(song_id, section_id, body, user, session, settings)
 
 
 @router.post("/ui/api/songs/{song_id}/clips/generate", status_code=202, response_model=Accepted)

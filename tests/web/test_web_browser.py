@@ -139,6 +139,9 @@ def test_web_batch_history_filters_and_phone_width(studio, page, shot):
     for i in range(2):
         follow_progress(page.locator(".track-card").nth(i), timeout_s=180)
     expect(page.locator(".badge-ready")).to_have_count(2)
+    # The summary line polls itself until the whole batch is done.
+    expect(page.locator("#batch-summary")).to_contain_text("2 completed", timeout=15_000)
+    expect(page.locator("#batch-summary")).to_contain_text("batch completed")
 
     page.get_by_role("link", name="History").click()
     page.wait_for_url(f"{url}/history")
@@ -229,3 +232,34 @@ def test_web_failed_job_shows_error_and_retries(studio, page, problems, shot):
     assert len(retried) == 1
     follow_progress(card)
     expect(card.locator(".badge")).to_have_text("ready")
+
+
+def test_web_cancel_a_queued_and_a_running_generation(studio, page, shot):
+    """Cancel from the progress widget: a queued job stops at once, a running one at its next
+    step; the cards end up cancelled and their Cancel buttons disappear."""
+    register(page, studio.url)  # the studio runs two job threads: the third track waits
+    form = page.locator("#generate-form")
+    for prompt in ("a long slow drone", "a second drone", "a third drone"):
+        form.get_by_label("Prompt").fill(prompt)
+        form.get_by_label("Duration (seconds)").fill("600")
+        form.get_by_role("button", name="Generate").click()
+    cards = page.locator("#recent-list .track-card")
+    expect(cards).to_have_count(3)
+    queued = cards.nth(0)  # newest first
+    for i in (1, 2):
+        expect(cards.nth(i).locator(".job")).to_have_attribute(
+            "data-state", "running", timeout=60_000
+        )
+    expect(queued.locator(".job")).to_have_attribute("data-state", "queued")
+
+    queued.get_by_role("button", name="Cancel").click()
+    expect(queued.locator(".job-stage")).to_have_text("Cancelled")
+    expect(queued.locator(".badge")).to_have_text("cancelled")
+    expect(queued.get_by_role("button", name="Cancel")).to_be_hidden()
+
+    for i in (1, 2):
+        cards.nth(i).get_by_role("button", name="Cancel").click()
+    for i in (1, 2):
+        expect(cards.nth(i).locator(".job-stage")).to_have_text("Cancelled", timeout=120_000)
+        expect(cards.nth(i).locator(".badge")).to_have_text("cancelled")
+    shot("job-cancelled")

@@ -172,7 +172,8 @@ def test_generate_form_queues_a_track_and_shows_its_live_progress(browser_client
             "stems": "on", "formats": ["wav"]}  # fmt: skip
     r = browser_client.post("/ui/generate", data=data, headers=HX)
     assert r.status_code == 200
-    assert 'class="job" data-job-id="' in r.text and 'hx-swap-oob="delete"' in r.text
+    assert 'class="job" data-job-id="' in r.text
+    assert '<p id="no-tracks" class="hint" hidden hx-swap-oob="true">' in r.text
     with browser_client.app.state.db.session() as session:
         track = session.query(Track).one()
         assert track.request["key"] == "F#" and track.request["mode"] == "aeolian"
@@ -352,3 +353,88 @@ def test_a_reverse_proxy_host_is_accepted_as_our_origin(browser_client):
         "/ui/generate", data={"prompt": "x", "duration_s": "5"}, headers=headers
     )
     assert r.status_code == 200 and "duration_s" in r.text
+
+
+# -- waveform peaks, cancel, live batch summary --------------------------------------------
+
+
+def test_track_waveform_comes_from_server_side_peaks_for_any_length(browser_client, tmp_path):
+    import numpy as np
+    import soundfile as sf
+
+    owner = owner_id(browser_client)
+    track_id = add_track(browser_client, owner, duration_s=3.0)
+    storage = browser_client.app.state.storage
+    with browser_client.app.state.db.session() as session:
+        track = session.get(Track, track_id)
+        t = np.arange(44100 * 3) / 44100
+        sf.write(tmp_path / "t.flac", (0.5 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), 44100)
+        key = f"users/{owner}/tracks/{track_id}/track.flac"
+        storage.put_file(key, tmp_path / "t.flac")
+        files = dict(track.files)
+        files.pop("mp3")
+        files["flac"] = {"key": key, "name": "track.flac", "size": storage.size(key)}
+        track.files = files
+        session.commit()
+    page = browser_client.get(f"/tracks/{track_id}")
+    assert f'data-peaks="/tracks/{track_id}/peaks.json"' in page.text
+    peaks = browser_client.get(f"/tracks/{track_id}/peaks.json").json()
+    assert peaks["duration_s"] == 3.0 and len(peaks["peaks"]) == service.WAVEFORM_POINTS
+    assert 0.45 < max(peaks["peaks"]) <= 0.55
+    cached = f"users/{owner}/tracks/{track_id}/waveform-{service.WAVEFORM_POINTS}.json"
+    assert storage.exists(cached)
+    assert browser_client.get(f"/tracks/{track_id}/peaks.json").json() == peaks  # from the cache
+    browser_client.delete(f"/ui/tracks/{track_id}", headers=HX)
+    assert not storage.exists(cached)
+
+
+def test_cancel_a_queued_generation_from_its_progress_widget(browser_client):
+    from soundstage.platform.jobs import submit_job
+    from soundstage.workflows.ambient.pipeline import GENERATE_JOB
+
+    owner = owner_id(browser_client)
+    track_id = add_track(browser_client, owner, status=TrackStatus.QUEUED, files={})
+    with browser_client.app.state.db.session() as session:
+        later = datetime.now(UTC) + timedelta(hours=1)  # the runner waits
+        job = submit_job(session, GENERATE_JOB, owner, {"track_id": track_id}, run_after=later)
+        session.get(Track, track_id).generate_job_id = job.id
+        session.commit()
+        job_id = job.id
+    page = browser_client.get(f"/tracks/{track_id}")
+    assert 'class="job-cancel button-quiet">Cancel' in page.text
+    assert browser_client.post(f"/ui/jobs/{job_id}/cancel").status_code == 403  # not our origin
+    r = browser_client.post(f"/ui/jobs/{job_id}/cancel", headers=ORIGIN)
+    assert r.status_code == 200 and r.json()["state"] == "cancelled"
+    with browser_client.app.state.db.session() as session:
+        track = session.get(Track, track_id)
+        assert track.status == TrackStatus.CANCELLED and track.error == "cancelled"
+    again = browser_client.post(f"/ui/jobs/{job_id}/cancel", headers=ORIGIN)
+    assert again.status_code == 200 and again.json()["state"] == "cancelled"
+
+
+def test_batch_summary_polls_until_every_item_is_finished(browser_client):
+    r = browser_client.post("/ui/batch", data={"prompts": "ocean\nforest", "count": "1",
+                                               "duration_s": "30"}, headers=HX)  # fmt: skip
+    batch_id = re.search(r"/batches/([0-9a-f]{32})", r.text).group(1)
+    summary = browser_client.get(f"/ui/batches/{batch_id}/summary")
+    assert summary.status_code == 200 and 'id="batch-summary"' in summary.text
+    assert f'hx-get="/ui/batches/{batch_id}/summary"' in summary.text
+    with browser_client.app.state.db.session() as session:
+        for track in session.query(Track):
+            from soundstage.platform.jobs import Job, cancel_job
+
+            cancel_job(session, session.get(Job, track.generate_job_id))
+        session.commit()
+    with browser_client.app.state.db.session() as session:  # running jobs stop at their next step
+        for track in session.query(Track):
+            from soundstage.platform.jobs import Job, JobState, transition
+
+            job = session.get(Job, track.generate_job_id)
+            if job.state == JobState.RUNNING:
+                transition(session, job, JobState.CANCELLED, "test")
+        session.commit()
+    done = browser_client.get(f"/ui/batches/{batch_id}/summary")
+    assert (
+        "2 cancelled" in done.text and "hx-get" not in done.text and "batch finished" in done.text
+    )
+    assert browser_client.get("/ui/batches/" + "0" * 32 + "/summary").status_code == 404

@@ -124,6 +124,7 @@ def test_web_music_video_flow(video_studio, page, browser, shot, tmp_path):
     shot("song-analysis", doc="music-video-analysis")
 
     # Generate: the prompt is prefilled from the suggestion; progress by stage, live.
+    song_url = page.url
     form = page.locator("#video-generate-form")
     expect(form.get_by_label("Overall prompt")).not_to_have_value("")
     expect(page.locator("#v-type-desc")).not_to_be_empty()
@@ -138,6 +139,16 @@ def test_web_music_video_flow(video_studio, page, browser, shot, tmp_path):
     page.get_by_role("link", name="Watch the video").click()
     page.wait_for_url(re.compile(r"/videos/[0-9a-f]{32}$"))
     player_url = page.url
+
+    # With a video, section edges are fixed; a label or note can still change for regenerations.
+    page.goto(song_url)
+    page.get_by_label("Label of section 1").fill("opening")
+    page.get_by_role("button", name="Save the label and note of section 1").click()
+    state = page.locator("[data-sections-state]")
+    expect(state).to_contain_text("Saved the label and note of section 1")
+    page.reload()
+    expect(page.get_by_label("Label of section 1")).to_have_value("opening")
+    page.goto(player_url)
 
     # The player plays; the lyrics are listed from the <track> and highlighted as sung.
     video = page.locator("#music-video")

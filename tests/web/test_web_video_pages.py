@@ -340,3 +340,27 @@ def test_music_video_scripts_and_plugins_are_served(client):
     for path in ("/static/video.js", "/static/video.css", vendor_url("wavesurfer_regions"),
                  vendor_url("wavesurfer_timeline")):  # fmt: skip
         assert client.get(path).status_code == 200, path
+
+
+def test_with_a_video_labels_and_notes_stay_editable_until_finalize(browser_client):
+    owner = owner_id(browser_client)
+    song_id = add_song(browser_client, owner)
+    video_id = add_video(browser_client, owner, song_id)
+    page = browser_client.get(f"/songs/{song_id}")
+    data = editor_data(page.text)
+    assert data["locked"] is True and data["finalized"] is False
+    assert "labels and prompt notes can still change" in page.text
+    first = data["sections"][0]
+    url = f"/ui/api/songs/{song_id}/sections/{first['id']}"
+    r = browser_client.patch(url, json={"label": "dawn", "prompt_note": "fog"}, headers=ORIGIN)
+    assert r.status_code == 200, r.text
+    assert (r.json()["label"], r.json()["prompt_note"]) == ("dawn", "fog")
+    assert r.json()["start"] == first["start"] and r.json()["end"] == first["end"]
+    too_long = browser_client.patch(url, json={"prompt_note": "x" * 101}, headers=ORIGIN)
+    assert too_long.status_code == 422
+
+    browser_client.post(f"/ui/api/videos/{video_id}/finalize", headers=ORIGIN)
+    page = browser_client.get(f"/songs/{song_id}")
+    assert editor_data(page.text)["finalized"] is True and "is finalized" in page.text
+    refused = browser_client.patch(url, json={"label": "late"}, headers=ORIGIN)
+    assert refused.status_code == 409 and "finalized" in refused.json()["detail"]

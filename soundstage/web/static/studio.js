@@ -10,7 +10,7 @@
 
   var MAX_STREAMS = 3;
   var POLL_MS = 1500;
-  var TERMINAL = { completed: true, failed: true, cancelled: true };
+  var TERMINAL = { completed: true, failed: true, cancelled: true, moderation_failed: true };
   var openStreams = 0;
   // The status a generation job gives its track, for the card's badge (data-badge).
   var TRACK_STATUS = { queued: "queued", running: "generating", completed: "ready", failed: "failed", cancelled: "cancelled" };
@@ -38,6 +38,8 @@
     if (job.state === "completed") return "Done";
     if (job.state === "cancelled") return "Cancelled";
     if (job.state === "failed") return "Failed";
+    if (job.state === "moderating") return "Checking the content";
+    if (job.state === "moderation_failed") return "Refused by content moderation";
     return capitalize(job.stage || job.state);
   }
 
@@ -50,6 +52,8 @@
     el.querySelector(".job-eta").textContent = etaText(job);
     el.querySelector(".job-bar").value = pct;
     el.dataset.state = job.state;
+    var cancel = el.querySelector(".job-cancel");
+    if (cancel) cancel.hidden = !!TERMINAL[job.state];
     var badge = el.dataset.badge && document.querySelector(el.dataset.badge + " .badge");
     var status = TRACK_STATUS[job.state];
     if (badge && status && badge.textContent !== status) {
@@ -61,8 +65,9 @@
   function finish(el, job) {
     show(el, job);
     var box = el.querySelector(".job-error");
-    if (job.state === "failed") {
+    if (job.state === "failed" || job.state === "moderation_failed") {
       el.querySelector(".job-error-text").textContent = job.error || "The job failed.";
+      el.querySelector(".job-retry").hidden = job.state !== "failed";
       box.hidden = false;
       return;
     }
@@ -124,17 +129,41 @@
     });
   }
 
+  function post(el, action) {
+    return fetch("/ui/jobs/" + encodeURIComponent(el.dataset.jobId) + "/" + action, {
+      method: "POST",
+      headers: { "X-Requested-With": "fetch", Accept: "application/json" },
+    }).then(function (r) { return r.json().then(function (body) { return { ok: r.ok, body: body }; }); });
+  }
+
+  function initCancel(el) {
+    var button = el.querySelector(".job-cancel");
+    if (!button) return;
+    button.addEventListener("click", function () {
+      button.disabled = true;
+      post(el, "cancel")
+        .then(function (res) {
+          if (!res.ok) {
+            button.disabled = false;
+            el.querySelector(".job-eta").textContent = res.body.detail || "Could not cancel.";
+            return;
+          }
+          // A running job stops at its next step; its stream then reports "cancelled".
+          if (res.body.state === "cancelled") finish(el, res.body);
+          else el.querySelector(".job-eta").textContent = "Stopping…";
+        })
+        .catch(function () { button.disabled = false; });
+    });
+  }
+
   function initJob(el) {
     if (el._jobInit) return;
     el._jobInit = true;
+    initCancel(el);
     el.querySelector(".job-retry").addEventListener("click", function (event) {
       var button = event.currentTarget;
       button.disabled = true;
-      fetch("/ui/jobs/" + encodeURIComponent(el.dataset.jobId) + "/retry", {
-        method: "POST",
-        headers: { "X-Requested-With": "fetch", Accept: "application/json" },
-      })
-        .then(function (r) { return r.json().then(function (body) { return { ok: r.ok, body: body }; }); })
+      post(el, "retry")
         .then(function (res) {
           button.disabled = false;
           if (!res.ok) {
@@ -150,12 +179,26 @@
     follow(el);
   }
 
+  // The waveform is drawn from server-side peaks (any length); the audio streams as it plays.
   function initPlayer(el) {
     if (el._player || !window.WaveSurfer) return;
+    el._player = "loading";
+    fetch(el.dataset.peaks, { credentials: "same-origin" })
+      .then(function (res) { return res.ok ? res.json() : Promise.reject(res.status); })
+      .then(function (data) { startPlayer(el, data); })
+      .catch(function () {
+        el._player = null;
+        el.querySelector("[data-waveform]").textContent = "The waveform could not be loaded.";
+      });
+  }
+
+  function startPlayer(el, data) {
     var css = getComputedStyle(document.documentElement);
     var ws = WaveSurfer.create({
       container: el.querySelector("[data-waveform]"),
       url: el.dataset.src,
+      peaks: [data.peaks],
+      duration: data.duration_s,
       height: 96,
       waveColor: css.getPropertyValue("--wave").trim() || "#5b6b9a",
       progressColor: css.getPropertyValue("--accent").trim() || "#8fb4ff",

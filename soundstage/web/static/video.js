@@ -265,7 +265,31 @@
     var saved = data.saved;
 
     function copySection(s) {
-      return { start: s.start, end: s.end, label: s.label, prompt_note: s.prompt_note || "" };
+      return { id: s.id, start: s.start, end: s.end, label: s.label, prompt_note: s.prompt_note || "" };
+    }
+
+    function sectionBody(s) {
+      return { start: s.start, end: s.end, label: s.label, prompt_note: s.prompt_note };
+    }
+
+    // With a video the edges are fixed, but a label or note can still change (for regenerations).
+    function saveText(i, saveButton) {
+      var s = sections[i];
+      saveButton.disabled = true;
+      showError(errors, "");
+      setState("Saving section " + (i + 1) + "…");
+      var url = "/ui/api/songs/" + encodeURIComponent(data.song_id) + "/sections/" + encodeURIComponent(s.id);
+      return api(url, { method: "PATCH", json: { label: s.label, prompt_note: s.prompt_note } }).then(function (res) {
+        saveButton.disabled = false;
+        if (!res.ok) {
+          showError(errors, detailOf(res));
+          setState("Section " + (i + 1) + " not saved: see the error below.");
+          return;
+        }
+        sections[i] = copySection(res.body);
+        setState("Saved the label and note of section " + (i + 1) + "; regenerations use them.");
+        root.dataset.saved = "1";
+      });
     }
 
     var grid = WaveSurfer.Regions.create();
@@ -420,7 +444,7 @@
       input.value = value;
       input.maxLength = max;
       input.setAttribute("aria-label", aria);
-      input.readOnly = !!data.locked;
+      input.readOnly = !!data.finalized;
       wrap.append(lab, input);
       if (kind === "note") {
         var count = document.createElement("span");
@@ -467,6 +491,10 @@
         var fields = document.createElement("div");
         fields.className = "section-fields";
         fields.append(labelField.wrap, noteField.wrap);
+        if (data.locked && !data.finalized && s.id) {
+          var saveButton = button("Save", "Save the label and note of section " + (i + 1), "save-" + i, function () { saveText(i, saveButton); });
+          fields.appendChild(saveButton);
+        }
         li.append(head, fields);
         list.appendChild(li);
       });
@@ -484,7 +512,7 @@
     function save() {
       showError(errors, "");
       setState("Saving…");
-      var body = { sections: sections.map(copySection) };
+      var body = { sections: sections.map(sectionBody) };
       return api("/ui/api/songs/" + encodeURIComponent(data.song_id) + "/sections", { method: "POST", json: body }).then(function (res) {
         if (!res.ok) {
           showError(errors, detailOf(res));

@@ -127,6 +127,13 @@ def download(
     return file_response(storage, entry["key"], name, media, inline=inline)
 
 
+@router.get("/api/tracks/{track_id}/peaks")
+def peaks(track_id: str, user: CurrentUser, session: SessionDep, storage: StorageDep) -> dict:
+    """Waveform peaks (2000 points, 0..1) for drawing a track of any length without decoding it."""
+    track = service.get_track(session, user.id, track_id)
+    return {"duration_s": track.duration_s, "peaks": service.track_peaks(storage, track)}
+
+
 @router.get("/api/tracks/{track_id}/files/{kind}/link", response_model=LinkOut)
 def download_link(track_id: str, kind: str, user: CurrentUser, session: SessionDep, storage: StorageDep,
                   settings: SettingsDep):  # fmt: skip

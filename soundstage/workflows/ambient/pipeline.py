@@ -16,12 +16,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
 from soundstage.media.art import CoverStyle, render_cover, save_png
 from soundstage.media.audio.tags import write_tags
 from soundstage.media.music.engine import MusicOutputs, MusicRequest, MusicResult, render_music
 from soundstage.media.video import render_still_video
 from soundstage.platform.db import utcnow
-from soundstage.platform.jobs import JobCancelled, JobContext, JobInterrupted, register_job_type
+from soundstage.platform.jobs import (
+    Job,
+    JobCancelled,
+    JobContext,
+    JobInterrupted,
+    JobState,
+    add_transition_listener,
+    register_job_type,
+)
 from soundstage.workflows.ambient.models import Track, TrackStatus, VideoStatus
 
 ProgressFn = Callable[[float, str], None]  # (0..1, stage)
@@ -181,6 +192,23 @@ def track_prefix(owner_id: str, track_id: str) -> str:
 def register_jobs() -> None:
     register_job_type(GENERATE_JOB, run_generate_job)
     register_job_type(RENDER_JOB, run_render_job)
+    add_transition_listener(mark_cancelled_before_start)
+
+
+def mark_cancelled_before_start(
+    session: Session, job: Job, from_state: str | None, to_state: str
+) -> None:
+    """A job cancelled while still queued never runs its handler: record it on the track here."""
+    if to_state != JobState.CANCELLED or from_state != JobState.QUEUED:
+        return
+    if job.type == GENERATE_JOB:
+        values: dict[str, Any] = {"status": TrackStatus.CANCELLED, "error": "cancelled"}
+        column = Track.generate_job_id
+    elif job.type == RENDER_JOB:
+        values, column = {"video_status": VideoStatus.NONE}, Track.render_job_id
+    else:
+        return
+    session.execute(update(Track).where(column == job.id).values(**values))
 
 
 def run_generate_job(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:

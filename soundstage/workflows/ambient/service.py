@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -10,6 +11,7 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from soundstage.config import Settings
+from soundstage.media.audio.peaks import waveform_peaks
 from soundstage.platform.errors import AppError, Conflict
 from soundstage.platform.jobs import TERMINAL_STATES, Job, cancel_job, submit_job
 from soundstage.platform.ownership import get_owned
@@ -112,6 +114,29 @@ def delete_track(session: Session, storage: Storage, owner_id: str, track_id: st
     session.delete(track)
     session.commit()
     return storage.delete_prefix(track_prefix(owner_id, track_id))
+
+
+WAVEFORM_POINTS = 2000
+PEAK_SOURCES = ("mp3", "flac", "wav", "m4a")
+
+
+def track_peaks(storage: Storage, track: Track, points: int = WAVEFORM_POINTS) -> list[float]:
+    """Waveform peaks of a ready track, computed once and cached next to its files.
+
+    Players draw these instead of decoding the audio, so a track of any length
+    gets a waveform at the cost of one small JSON download.
+    """
+    source = next((track.files[k] for k in PEAK_SOURCES if k in track.files), None)
+    if source is None:
+        raise Conflict("this track has no audio yet")
+    key = f"{track_prefix(track.owner_id, track.id)}waveform-{points}.json"
+    if storage.exists(key):
+        with storage.open_read(key) as cached:
+            return json.load(cached)
+    peaks = waveform_peaks(storage.local_path(source["key"]), track.duration_s, points)
+    values = [round(float(v), 4) for v in peaks]
+    storage.put_bytes(key, json.dumps(values).encode())
+    return values
 
 
 def stats(session: Session, owner_id: str) -> dict[str, Any]:
