@@ -3,11 +3,16 @@
 Every test gets its own data folder (SQLite database, files) under tmp_path.
 PostgreSQL fixtures use a throwaway database on 127.0.0.1:5432 (user postgres);
 they skip when the server is unreachable, except under CI=true, where they fail.
+SOUNDSTAGE_TEST_STORAGE=s3 stores every test app's files in S3 (a moto server on loopback).
+SOUNDSTAGE_TEST_DATABASE=postgres gives every test app its own throwaway PostgreSQL database.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+import sys
+import threading
 import uuid
 import warnings
 from collections.abc import Callable, Iterator
@@ -16,7 +21,7 @@ from pathlib import Path
 
 import pytest
 from argon2 import PasswordHasher
-from sqlalchemy import inspect, text
+from sqlalchemy import Engine, event, inspect, text
 
 from soundstage.config import Settings
 from soundstage.platform.accounts import passwords
@@ -48,8 +53,54 @@ def make_settings(data_dir: Path, **overrides: object) -> Settings:
         "secret_key": TEST_SECRET,
         "job_retry_base_s": 0.05,
     }
+    values.update(storage_overrides(data_dir))
+    values.update(database_overrides(data_dir))
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[arg-type]
+
+
+# -- storage backend -------------------------------------------------------------
+# SOUNDSTAGE_TEST_STORAGE=s3 runs the suite's apps on S3: a moto server on loopback
+# (tests/s3.py), one key prefix per data folder. Unset or "local": data_dir/files.
+
+TEST_STORAGE = os.environ.get("SOUNDSTAGE_TEST_STORAGE", "local").strip().lower() or "local"
+
+
+def storage_overrides(data_dir: Path) -> dict[str, object]:
+    """Settings values for the storage backend SOUNDSTAGE_TEST_STORAGE asks for."""
+    if TEST_STORAGE == "local":
+        return {}
+    if TEST_STORAGE != "s3":
+        raise ValueError(f"SOUNDSTAGE_TEST_STORAGE is local or s3, not {TEST_STORAGE!r}")
+    from tests.s3 import prefix_for, shared_server
+
+    # App links (/api/files/...), not presigned S3 URLs: a TestClient only reaches the app.
+    # tests/platform/test_platform_storage_s3.py covers presigned links.
+    return shared_server().overrides(prefix_for(data_dir), presigned_links=False)
+
+
+def stored_files(storage, prefix: str = "") -> list[str]:
+    """Every key under `prefix`, plus `(temp) <name>` for any temporary file the backend
+    keeps locally (LocalStorage's files/.tmp, S3Storage's cache .tmp): what a request that
+    must store nothing has to leave empty, on either backend."""
+    tmp_root = storage.tmp_root if hasattr(storage, "tmp_root") else storage.cache.tmp_root
+    temps = sorted(p.name for p in tmp_root.rglob("*") if p.is_file()) if tmp_root.is_dir() else []
+    return storage.list_keys(prefix) + [f"(temp) {name}" for name in temps]
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """The moto S3 server of this test process (tests/s3.py), started on first use."""
+    from tests.s3 import shared_server
+
+    return shared_server()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _stop_s3_server() -> Iterator[None]:
+    yield
+    if "tests.s3" in sys.modules:
+        sys.modules["tests.s3"].stop_shared_server()
 
 
 @pytest.fixture
@@ -222,3 +273,100 @@ def db(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator
     database = Database(url)
     yield database
     database.dispose()
+
+
+# -- database backend ------------------------------------------------------------
+# SOUNDSTAGE_TEST_DATABASE=postgres runs the suite's apps on PostgreSQL: every data folder
+# gets its own database (an app restarted on the same folder finds its rows), created on
+# its first connection as a copy of one template migrated per session, and dropped when
+# the test ends. Unset or "sqlite": data_dir/soundstage.db.
+
+TEST_DATABASE = os.environ.get("SOUNDSTAGE_TEST_DATABASE", "sqlite").strip().lower() or "sqlite"
+APP_DATABASE_PREFIX = "soundstage_test_app_"
+
+
+class ThrowawayDatabases:
+    """PostgreSQL databases for test apps, one per data folder, created on first connection.
+
+    `url_for` only names a database; a SQLAlchemy `do_connect` listener creates it (a copy
+    of the migrated template: CREATE DATABASE is ~30 ms, migrating ~1 s) when an engine
+    first connects to it, so tests that never open the database cost nothing.
+    """
+
+    def __init__(self, admin) -> None:
+        self._admin = admin
+        self._lock = threading.Lock()
+        self._named: set[str] = set()
+        self._created: list[str] = []
+        self.template = _create_database(admin)
+        try:
+            upgrade(_pg_url(self.template))  # migrations run on PostgreSQL once per session
+        except BaseException:
+            admin.execute(f'DROP DATABASE IF EXISTS "{self.template}" WITH (FORCE)')
+            raise
+        event.listen(Engine, "do_connect", self._create_on_first_connect)
+
+    def url_for(self, data_dir: Path) -> str:
+        digest = hashlib.sha256(str(Path(data_dir).resolve()).encode()).hexdigest()[:16]
+        name = APP_DATABASE_PREFIX + digest
+        with self._lock:
+            self._named.add(name)
+        return _pg_url(name)
+
+    def _create_on_first_connect(self, _dialect, _record, _cargs, cparams: dict) -> None:
+        name = cparams.get("dbname")
+        if name not in self._named:
+            return
+        with self._lock:
+            if name in self._created:
+                return
+            # A database of this name can only be left over from a killed run.
+            self._admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            self._admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"')
+            self._created.append(name)
+
+    def drop_created(self) -> None:
+        """Drop every database handed out so far (their apps have stopped)."""
+        with self._lock:
+            for name in self._created:
+                self._admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            self._created.clear()
+            self._named.clear()
+
+    def close(self) -> None:
+        event.remove(Engine, "do_connect", self._create_on_first_connect)
+        self.drop_created()
+        self._admin.execute(f'DROP DATABASE IF EXISTS "{self.template}" WITH (FORCE)')
+        self._admin.close()
+
+
+_throwaway: ThrowawayDatabases | None = None
+
+
+def database_overrides(data_dir: Path) -> dict[str, object]:
+    """Settings values for the database SOUNDSTAGE_TEST_DATABASE asks for."""
+    global _throwaway
+    if TEST_DATABASE == "sqlite":
+        return {}
+    if TEST_DATABASE != "postgres":
+        raise ValueError(f"SOUNDSTAGE_TEST_DATABASE is sqlite or postgres, not {TEST_DATABASE!r}")
+    if _throwaway is None:
+        _throwaway = ThrowawayDatabases(_postgres_admin())  # skips (fails under CI) if down
+    return {"database_url": _throwaway.url_for(data_dir)}
+
+
+@pytest.fixture(autouse=True)
+def _drop_throwaway_databases() -> Iterator[None]:
+    """After each test (its apps stopped), drop the databases its apps used."""
+    yield
+    if _throwaway is not None:
+        _throwaway.drop_created()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _close_throwaway_databases() -> Iterator[None]:
+    global _throwaway
+    yield
+    if _throwaway is not None:
+        _throwaway.close()
+        _throwaway = None

@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-TERMINAL = {"completed", "failed", "cancelled"}
+TERMINAL = {"completed", "failed", "cancelled", "moderation_failed"}
 
 
 def wait_job(get_json: Callable[[str], dict], job_id: str, timeout_s: float = 300) -> dict:

@@ -6,9 +6,15 @@ becomes `404 {"detail": "track not found"}` through the app's error handlers.
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class AppError(Exception):
-    """Base of expected errors; `status` is the HTTP status that fits."""
+    """Base of expected errors; `status` is the HTTP status that fits.
+
+    Subclasses add response headers (`Retry-After` on a 429) through `headers`
+    and machine-readable fields next to `detail` through `body()`.
+    """
 
     status: int = 400
 
@@ -17,6 +23,13 @@ class AppError(Exception):
         self.message = message
         if status is not None:
             self.status = status
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {}
+
+    def body(self) -> dict[str, Any]:
+        return {"detail": self.message}
 
 
 class NotFound(AppError):

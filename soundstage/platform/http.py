@@ -74,8 +74,10 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> JS
 
 
 async def _app_error(request: Request, exc: AppError) -> JSONResponse:
-    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-    return JSONResponse({"detail": exc.message}, status_code=exc.status, headers=headers)
+    headers = dict(exc.headers)
+    if exc.status == 401:
+        headers.setdefault("WWW-Authenticate", "Bearer")
+    return JSONResponse(exc.body(), status_code=exc.status, headers=headers or None)
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
@@ -103,8 +105,11 @@ class PageParams(BaseModel):
         return (self.page - 1) * self.page_size
 
 
+MAX_PAGE = 1_000_000  # far past any list; keeps OFFSET inside a 64-bit integer
+
+
 def page_params(
-    page: Annotated[int, Query(ge=1, description="Page number, from 1")] = 1,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE, description="Page number, from 1")] = 1,
     page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Items per page")] = 20,
 ) -> PageParams:
     return PageParams(page=page, page_size=page_size)

@@ -17,12 +17,17 @@ log = logging.getLogger("soundstage.web")
 
 def routers() -> list[APIRouter]:
     from soundstage.web.accounts import router as accounts
+    from soundstage.web.admin import router as admin
     from soundstage.web.ambient import router as ambient
+    from soundstage.web.billing import router as billing
     from soundstage.web.jobs import router as jobs
     from soundstage.web.music_video import router as music_video
     from soundstage.web.share import router as share
+    from soundstage.web.tokens import router as tokens
+    from soundstage.web.tracks import router as tracks
 
-    return [share, accounts, jobs, ambient, music_video]
+    # tracks before ambient: its /tracks/new must not be taken for ambient's /tracks/{id}.
+    return [share, accounts, jobs, tracks, ambient, music_video, billing, tokens, admin]
 
 
 def install(app: FastAPI) -> None:

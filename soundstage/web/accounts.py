@@ -8,7 +8,11 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from soundstage.platform.accounts import service
-from soundstage.platform.accounts.service import MIN_PASSWORD_LENGTH, AccountError
+from soundstage.platform.accounts.service import (
+    MIN_PASSWORD_LENGTH,
+    AccountError,
+    PasswordRejected,
+)
 from soundstage.platform.accounts.sessions import end_session, start_session
 from soundstage.platform.deps import SessionDep, SettingsDep
 from soundstage.web.auth import (
@@ -80,7 +84,7 @@ def register(
         try:
             service.create_user(session, email, password)
         except ValueError as exc:
-            field = "password" if "characters" in str(exc) else "email"
+            field = "password" if isinstance(exc, PasswordRejected) else "email"
             error = f"{field}: {exc}"
         except AccountError as exc:
             return render(request, "register.html", {**context, "error": exc.message}, status_code=exc.status)  # fmt: skip

@@ -26,7 +26,7 @@ from soundstage.platform.errors import AppError, NotFound
 from soundstage.platform.http import PageParams, paginate, validation_detail
 from soundstage.platform.jobs import Job
 from soundstage.platform.storage import file_response
-from soundstage.web.auth import PageUser, is_htmx, same_origin
+from soundstage.web.auth import FormDep, PageUser, is_htmx, same_origin
 from soundstage.web.templating import render
 from soundstage.workflows.ambient import service
 from soundstage.workflows.ambient.api import MEDIA_TYPES
@@ -108,8 +108,9 @@ def create_page(request: Request, user: PageUser, session: SessionDep, settings:
 
 
 @router.post("/ui/generate")
-async def generate(request: Request, user: PageUser, session: SessionDep, settings: SettingsDep):
-    form = await request.form()
+def generate(
+    request: Request, user: PageUser, session: SessionDep, settings: SettingsDep, form: FormDep
+):
     try:
         body = GenerateRequest.model_validate({"prompt": form.get("prompt", ""), **_common_fields(form)})  # fmt: skip
         track, _ = service.create_generation(session, user.id, body, settings)
@@ -141,8 +142,9 @@ def _batch_request(form) -> BatchRequest:
 
 
 @router.post("/ui/batch")
-async def batch(request: Request, user: PageUser, session: SessionDep, settings: SettingsDep):
-    form = await request.form()
+def batch(
+    request: Request, user: PageUser, session: SessionDep, settings: SettingsDep, form: FormDep
+):
     try:
         created = service.create_batch(session, user.id, _batch_request(form), settings)
         session.commit()

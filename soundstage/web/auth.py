@@ -20,6 +20,7 @@ from urllib.parse import quote, urlsplit
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.datastructures import FormData
 
 from soundstage.config import Settings
 from soundstage.platform.accounts.models import User
@@ -44,9 +45,11 @@ def optional_page_user(request: Request, session: SessionDep, settings: Settings
     if not value:
         return None
     try:
-        return user_for_session(session, settings, value)
+        user = user_for_session(session, settings, value)
     except AuthError:
         return None
+    session.commit()  # end the read: on SQLite an open transaction holds the write lock
+    return user
 
 
 def page_user(user: Annotated[User | None, Depends(optional_page_user)]) -> User:
@@ -109,3 +112,16 @@ async def login_required_handler(request: Request, exc: LoginRequired) -> Respon
     return JSONResponse(
         {"detail": "not logged in"}, status_code=401, headers={"HX-Redirect": "/login"}
     )
+
+
+async def form_data(request: Request) -> FormData:
+    """The request's parsed form, read on the event loop.
+
+    Routes take it as `form: FormDep` and stay plain functions, which FastAPI
+    runs in a thread: database work must never run on the event loop, where a
+    lock wait would freeze every other request (including the one holding it).
+    """
+    return await request.form()
+
+
+FormDep = Annotated[FormData, Depends(form_data)]

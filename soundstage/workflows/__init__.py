@@ -10,8 +10,9 @@ def routers() -> list[APIRouter]:
     from soundstage.workflows.ambient.api import router as ambient
     from soundstage.workflows.music_video.api import router as music_video
     from soundstage.workflows.songs.api import router as songs
+    from soundstage.workflows.tracks.api import router as tracks
 
-    return [ambient, songs, music_video]
+    return [ambient, songs, music_video, tracks]
 
 
 def register_job_handlers() -> None:
@@ -19,14 +20,17 @@ def register_job_handlers() -> None:
     from soundstage.workflows.ambient.pipeline import register_jobs as ambient
     from soundstage.workflows.music_video.pipeline import register_jobs as music_video
     from soundstage.workflows.songs.pipeline import register_jobs as songs
+    from soundstage.workflows.tracks.pipeline import register_jobs as tracks
 
     ambient()
     songs()
     music_video()
+    tracks()
 
 
 def import_models() -> None:
     """Import every workflow's table definitions so metadata and Alembic see them."""
     import soundstage.workflows.ambient.models
     import soundstage.workflows.music_video.models
-    import soundstage.workflows.songs.models  # noqa: F401
+    import soundstage.workflows.songs.models
+    import soundstage.workflows.tracks.models  # noqa: F401

@@ -184,5 +184,5 @@ def test_create_user_service(db: Database) -> None:
         assert user.password_hash.startswith("$argon2")
         with pytest.raises(ValueError, match="valid email"):
             create_user(session, "nope", PASSWORD)
-        with pytest.raises(ValueError, match="at least 8"):
+        with pytest.raises(ValueError, match="at least 10"):
             create_user(session, "b@example.com", "short")

@@ -16,6 +16,7 @@ from soundstage.platform.db import current_revisions, head_revisions
 from soundstage.platform.deps import CurrentUser, SessionDep, SettingsDep, StorageDep
 from soundstage.platform.errors import NotFound
 from soundstage.platform.http import Page, PageDep
+from tests.conftest import make_settings
 
 
 class TrackIn(BaseModel):
@@ -153,7 +154,9 @@ def test_cli_version_db_upgrade_and_users_create(tmp_path, monkeypatch) -> None:
 
     monkeypatch.setenv("SOUNDSTAGE_DATA_DIR", str(tmp_path / "cli-data"))
     monkeypatch.setenv("SOUNDSTAGE_SECRET_KEY", "cli-test-secret-key-long-enough-123")
-    monkeypatch.setenv("SOUNDSTAGE_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    # The database the suite runs on (SQLite file, or PostgreSQL with SOUNDSTAGE_TEST_DATABASE).
+    database_url = make_settings(tmp_path / "cli-data").resolved_database_url
+    monkeypatch.setenv("SOUNDSTAGE_DATABASE_URL", database_url)
     get_settings.cache_clear()
     runner = CliRunner()
     try:
@@ -183,7 +186,7 @@ def test_cli_version_db_upgrade_and_users_create(tmp_path, monkeypatch) -> None:
             cli_app, ["users", "create", "--email", "q@example.com", "--password", "short"]
         )
         assert r.exit_code == 1
-        assert "at least 8" in r.output  # click 8.2+ mixes stderr into output
+        assert "at least 10" in r.output  # click 8.2+ mixes stderr into output
     finally:
         get_settings.cache_clear()
 
@@ -193,7 +196,8 @@ def test_cli_created_user_can_log_in(tmp_path, monkeypatch, make_client) -> None
 
     data_dir = tmp_path / "shared"
     monkeypatch.setenv("SOUNDSTAGE_DATA_DIR", str(data_dir))
-    monkeypatch.setenv("SOUNDSTAGE_DATABASE_URL", f"sqlite:///{data_dir / 'soundstage.db'}")
+    # The database the app below opens for this data folder (SQLite or PostgreSQL).
+    monkeypatch.setenv("SOUNDSTAGE_DATABASE_URL", make_settings(data_dir).resolved_database_url)
     monkeypatch.setenv("SOUNDSTAGE_SECRET_KEY", "cli-test-secret-key-long-enough-123")
     get_settings.cache_clear()
     try:

@@ -36,7 +36,7 @@ from soundstage.platform.jobs import (
     transition,
 )
 from soundstage.platform.jobs.service import claim_next
-from soundstage.platform.storage import LocalStorage
+from soundstage.platform.storage import open_storage
 
 WAIT_S = 20.0
 
@@ -55,7 +55,7 @@ def runner_factory(db: Database, settings: Settings) -> Iterator[Callable[..., E
     runners: list[EmbeddedRunner] = []
 
     def _make(workers: int = 1) -> EmbeddedRunner:
-        storage = LocalStorage(settings.files_dir, secret_key=settings.secret_key)
+        storage = open_storage(settings)  # local files, or S3 with SOUNDSTAGE_TEST_STORAGE
         runner = EmbeddedRunner(db, settings, storage, workers=workers, poll_interval_s=0.05)
         runners.append(runner)
         return runner
@@ -218,7 +218,7 @@ def test_transient_error_fails_after_max_attempts(db, owner, settings) -> None:
 
     register_job_type("t.busy", always_busy, max_attempts=2)
     job_id = submit(db, "t.busy", owner)
-    runner = EmbeddedRunner(db, settings, LocalStorage(settings.files_dir), workers=1)
+    runner = EmbeddedRunner(db, settings, open_storage(settings), workers=1)
     run_until_idle(runner)
     job = load(db, job_id)
     assert job.state == "failed"
@@ -253,7 +253,7 @@ def test_progress_is_throttled_but_stage_changes_always_persist(db, owner, setti
     with db.session() as session:
         job = claim_next(session)
     assert job is not None and job.id == job_id
-    ctx = JobContext(job, db=db, settings=settings, storage=LocalStorage(settings.files_dir))
+    ctx = JobContext(job, db=db, settings=settings, storage=open_storage(settings))
     ctx.min_interval_s = 3600
     ctx.progress(10, "render")
     assert load(db, job_id).progress == 10
@@ -359,7 +359,7 @@ def test_requeue_after_restart(db, owner, runner_factory) -> None:
     assert (last.from_state, last.to_state, last.message) == (
         "running",
         "queued",
-        "re-queued after restart",
+        "interrupted by a restart; re-queued",
     )
     assert load(db, exhausted).state == "failed"
     assert "restart" in load(db, exhausted).error

@@ -9,10 +9,14 @@ It checks the bearer key (401 with OpenAI's error JSON), validates the multipart
 form the way the real endpoint does (400 invalid_request_error) and answers a
 realistic verbose_json body. The multipart body is parsed with the standard
 library's email parser, independently of the client library under test.
+
+POST /v1/moderations answers like omni-moderation (one result per input, 13
+categories); `fake.flag_when("fragment", "hate", ...)` decides what gets flagged.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 from dataclasses import dataclass, field
 from email.message import Message
@@ -27,6 +31,16 @@ from starlette.routing import Route
 
 from tests.providers.loopback import LoopbackServer
 
+MODERATION_MODELS = (
+    "omni-moderation-latest",
+    "omni-moderation-2024-09-26",
+    "text-moderation-latest",
+)
+MODERATION_CATEGORIES = (
+    "harassment", "harassment/threatening", "hate", "hate/threatening", "illicit",
+    "illicit/violent", "self-harm", "self-harm/intent", "self-harm/instructions", "sexual",
+    "sexual/minors", "violence", "violence/graphic",
+)  # fmt: skip
 SUPPORTED = ("flac", "m4a", "mp3", "mp4", "mpeg", "mpga", "oga", "ogg", "wav", "webm")
 
 DEFAULT_BODY: dict[str, Any] = {
@@ -91,6 +105,7 @@ class SeenRequest:
     file_name: str | None = None
     file_type: str | None = None
     file_size: int = 0
+    json: Any = None  # the JSON body (moderations)
 
 
 def parse_multipart(content_type: str, body: bytes) -> tuple[dict[str, list[str]], dict | None]:
@@ -128,8 +143,12 @@ class FakeOpenAI(LoopbackServer):
         self._failures: list[tuple[int, dict[str, str]]] = []
         self._lock = threading.Lock()
         self.port = 0
+        self.moderation_triggers: dict[str, tuple[str, ...]] = {}
         app = Starlette(
-            routes=[Route("/v1/audio/transcriptions", self._transcriptions, methods=["POST"])]
+            routes=[
+                Route("/v1/audio/transcriptions", self._transcriptions, methods=["POST"]),
+                Route("/v1/moderations", self._moderations, methods=["POST"]),
+            ]
         )
         self.app = app
 
@@ -145,13 +164,111 @@ class FakeOpenAI(LoopbackServer):
         with self._lock:
             self._failures.extend([(status, headers)] * times)
 
+    def flag_when(self, fragment: str, *categories: str) -> None:
+        """Moderation flags `categories` (OpenAI's names) for inputs containing `fragment`."""
+        with self._lock:
+            self.moderation_triggers[fragment.lower()] = categories
+
     def reset(self) -> None:
         with self._lock:
             self.requests.clear()
             self._failures.clear()
             self.body = DEFAULT_BODY
+            self.moderation_triggers.clear()
 
-    # --- the endpoint ---
+    # --- the endpoints ---
+
+    def _failure_response(self, failure: tuple[int, dict[str, str]]):
+        status, headers = failure
+        if status == 429:
+            return openai_error(
+                429,
+                "Rate limit reached for whisper-1 in organization org-test on requests per min (RPM): Limit 50, Used 50, Requested 1.",
+                "requests",
+                "rate_limit_exceeded",
+                **headers,
+            )
+        return openai_error(
+            status,
+            "The server had an error while processing your request. Sorry about that!",
+            "server_error",
+            **headers,
+        )
+
+    def _auth_error(self, request: Request):
+        auth = request.headers.get("authorization", "")
+        if auth == f"Bearer {self.api_key}":
+            return None
+        shown = auth.removeprefix("Bearer ")
+        masked = f"{shown[:3]}*****{shown[-4:]}" if len(shown) > 7 else shown
+        return openai_error(
+            401,
+            f"Incorrect API key provided: {masked}. You can find your API key at https://platform.openai.com/account/api-keys.",
+            "invalid_request_error",
+            "invalid_api_key",
+        )
+
+    async def _moderations(self, request: Request):
+        """POST /v1/moderations: {model, input: str | [str]} → one result per input, with the
+        13 categories of omni-moderation; inputs matching `flag_when` fragments are flagged."""
+        raw = await request.body()
+        seen = SeenRequest(path=request.url.path, headers=dict(request.headers))
+        with self._lock:
+            self.requests.append(seen)
+            failure = self._failures.pop(0) if self._failures else None
+            triggers = dict(self.moderation_triggers)
+        if failure is not None:
+            return self._failure_response(failure)
+        denied = self._auth_error(request)
+        if denied is not None:
+            return denied
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            return openai_error(
+                400, "We could not parse the JSON body of your request.", "invalid_request_error"
+            )
+        seen.json = body
+        model = body.get("model", "omni-moderation-latest") if isinstance(body, dict) else None
+        if model not in MODERATION_MODELS:
+            return openai_error(
+                400, f"Invalid model {model}", "invalid_request_error", "model_not_found"
+            )
+        inputs = body.get("input")
+        if isinstance(inputs, str):
+            inputs = [inputs]
+        if (
+            not isinstance(inputs, list)
+            or not inputs
+            or not all(isinstance(i, str) for i in inputs)
+        ):
+            return openai_error(
+                400,
+                "'input' must be a string or a non-empty array of strings",
+                "invalid_request_error",
+            )
+        results = []
+        for text in inputs:
+            flagged = {
+                c for fragment, cats in triggers.items() if fragment in text.lower() for c in cats
+            }
+            results.append(
+                {
+                    "flagged": bool(flagged),
+                    "categories": {c: c in flagged for c in MODERATION_CATEGORIES},
+                    "category_scores": {
+                        c: 0.97 if c in flagged else 0.0004 for c in MODERATION_CATEGORIES
+                    },
+                    "category_applied_input_types": {c: ["text"] for c in MODERATION_CATEGORIES},
+                }
+            )
+        return JSONResponse(
+            {
+                "id": f"modr-{len(self.requests)}",
+                "model": "omni-moderation-2024-09-26",
+                "results": results,
+            }
+        )
 
     async def _transcriptions(self, request: Request):
         raw = await request.body()

@@ -133,7 +133,7 @@ def test_register_refuses_bad_input(client):
                                        "password_again": "other-password"}, headers=ORIGIN)  # fmt: skip
     assert r.status_code == 422 and "the two passwords differ" in r.text
     r = register(client, password="short")
-    assert r.status_code == 422 and "at least 8 characters" in r.text
+    assert r.status_code == 422 and "at least 10 characters" in r.text
     assert register(client).status_code == 303
     client.cookies.clear()
     r = register(client)

@@ -14,7 +14,17 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from soundstage.config import Settings
-from soundstage.platform.accounts.models import RefreshToken, User
+from soundstage.platform.accounts.models import RefreshToken, Role, User
+from soundstage.platform.accounts.password_policy import (
+    MAX_PASSWORD_LENGTH as MAX_PASSWORD_LENGTH,
+)
+from soundstage.platform.accounts.password_policy import (
+    MIN_PASSWORD_LENGTH as MIN_PASSWORD_LENGTH,
+)
+from soundstage.platform.accounts.password_policy import (
+    PasswordRejected as PasswordRejected,
+)
+from soundstage.platform.accounts.password_policy import check_password
 from soundstage.platform.accounts.passwords import (
     burn_time,
     hash_password,
@@ -24,8 +34,6 @@ from soundstage.platform.accounts.passwords import (
 from soundstage.platform.db import new_id, utcnow
 from soundstage.platform.errors import AppError
 
-MIN_PASSWORD_LENGTH = 8
-MAX_PASSWORD_LENGTH = 1024
 JWT_ALGORITHM = "HS256"
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 
@@ -59,13 +67,13 @@ def normalize_email(email: str) -> str:
     return email
 
 
-def check_password(password: str) -> str:
-    """Returns the password when long enough; raises ValueError otherwise."""
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise ValueError(f"must be at least {MIN_PASSWORD_LENGTH} characters")
-    if len(password) > MAX_PASSWORD_LENGTH:
-        raise ValueError(f"must be at most {MAX_PASSWORD_LENGTH} characters")
-    return password
+def check_role(role: str) -> Role:
+    """The role named `role`; raises ValueError listing the roles otherwise."""
+    try:
+        return Role(role)
+    except ValueError:
+        names = ", ".join(r.value for r in Role)
+        raise ValueError(f"unknown role {role!r}; use one of: {names}") from None
 
 
 def get_user_by_email(session: Session, email: str) -> User | None:
@@ -73,12 +81,12 @@ def get_user_by_email(session: Session, email: str) -> User | None:
 
 
 def create_user(session: Session, email: str, password: str, *, role: str = "user") -> User:
-    """Create and commit a user; raises ValueError (bad input) or EmailTaken."""
+    """Create and commit a user; raises ValueError (bad input, PasswordRejected) or EmailTaken."""
     email = normalize_email(email)
-    check_password(password)
+    check_password(password, email)
     if get_user_by_email(session, email) is not None:
         raise EmailTaken("an account with this email already exists")
-    user = User(email=email, password_hash=hash_password(password), role=role)
+    user = User(email=email, password_hash=hash_password(password), role=check_role(role).value)
     session.add(user)
     try:
         session.commit()

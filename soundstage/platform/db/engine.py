@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
@@ -18,7 +19,20 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def make_engine(url: str, *, foreign_keys: bool = True, pooled: bool = True) -> Engine:
+@dataclass(frozen=True)
+class PoolSettings:
+    """Connections each process keeps to a server database (PostgreSQL), and how long a
+    request waits for one; SQLAlchemy's defaults unless configured."""
+
+    size: int = 5
+    max_overflow: int = 10
+    timeout_s: float = 30.0
+    recycle_s: int = -1
+
+
+def make_engine(
+    url: str, *, foreign_keys: bool = True, pooled: bool = True, pool: PoolSettings | None = None
+) -> Engine:
     """Create an engine; SQLite gets WAL, foreign keys, a busy timeout and IMMEDIATE writes.
 
     SQLite transactions start with BEGIN IMMEDIATE: a transaction that reads and
@@ -29,6 +43,10 @@ def make_engine(url: str, *, foreign_keys: bool = True, pooled: bool = True) -> 
     if not pooled:
         kwargs["poolclass"] = NullPool
     if not is_sqlite(url):
+        if pooled:
+            pool = pool or PoolSettings()
+            kwargs.update(pool_size=pool.size, max_overflow=pool.max_overflow,
+                          pool_timeout=pool.timeout_s, pool_recycle=pool.recycle_s)  # fmt: skip
         return create_engine(url, pool_pre_ping=True, **kwargs)
 
     engine = create_engine(
@@ -62,10 +80,17 @@ class Database:
     stay usable after it closes.
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, pool: PoolSettings | None = None) -> None:
         self.url = url
-        self.engine = make_engine(url)
+        self.engine = make_engine(url, pool=pool)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> Database:
+        """The configured database (`database_url`, or SQLite in the data folder) and pool."""
+        pool = PoolSettings(settings.db_pool_size, settings.db_max_overflow,
+                            settings.db_pool_timeout_s, settings.db_pool_recycle_s)  # fmt: skip
+        return cls(settings.resolved_database_url, pool)
 
     @property
     def dialect(self) -> str:

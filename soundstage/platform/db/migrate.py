@@ -9,10 +9,12 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import text
 
 from soundstage.platform.db.engine import make_engine
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+MIGRATE_LOCK = 0x50554E44  # a fixed advisory-lock key for schema upgrades
 WORKFLOWS_DIR = Path(__file__).resolve().parents[2] / "workflows"
 
 
@@ -41,6 +43,11 @@ def upgrade(url: str, revision: str = "heads") -> None:
     engine = make_engine(url, foreign_keys=False, pooled=False)
     try:
         with engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                # Processes starting together (API, workers) migrate one after the other.
+                connection.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATE_LOCK}
+                )
             cfg = alembic_config(url)
             cfg.attributes["connection"] = connection
             command.upgrade(cfg, revision)

@@ -13,6 +13,7 @@ from soundstage.platform.jobs.errors import (
     JobCancelled,
     JobInterrupted,
     JobNotFound,
+    JobOverBudget,
     TransientJobError,
     UnknownJobType,
 )
@@ -48,6 +49,7 @@ __all__ = [
     "JobHandler",
     "JobInterrupted",
     "JobNotFound",
+    "JobOverBudget",
     "JobState",
     "TransientJobError",
     "UnknownJobType",

@@ -1,4 +1,4 @@
-"""`JobContext`: what a running handler gets — its job, settings, storage, and progress."""
+"""`JobContext`: what a running handler gets — its job, settings, storage, progress, costs."""
 
 from __future__ import annotations
 
@@ -7,16 +7,22 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from soundstage.config import Settings
 from soundstage.platform.db import Database
-from soundstage.platform.jobs.errors import JobCancelled, JobInterrupted
+from soundstage.platform.jobs.errors import JobCancelled, JobInterrupted, JobOverBudget
 from soundstage.platform.jobs.models import Job, JobState
 from soundstage.platform.storage.base import Storage
+
+if TYPE_CHECKING:
+    from soundstage.platform.costs.estimates import CostLine
+    from soundstage.providers.base import CostRecord
+
+P = TypeVar("P")
 
 
 class JobContext:
@@ -50,6 +56,7 @@ class JobContext:
         self._started = time.monotonic()
         self._last_write = float("-inf")
         self._last_stage: str | None = None
+        self._over_budget: str | None = None
 
     def session(self) -> Session:
         """A new database session for the handler's own reads and writes (commit it)."""
@@ -60,8 +67,7 @@ class JobContext:
 
         Without `eta_s`, the ETA is estimated from the time elapsed in this attempt.
         """
-        if self._stopping.is_set():
-            raise JobInterrupted("the job runner is stopping")
+        self._check_stop()
         pct = min(100.0, max(0.0, float(pct)))
         stage = self._last_stage if stage is None else stage
         now = time.monotonic()
@@ -109,11 +115,59 @@ class JobContext:
 
     def check_cancelled(self) -> None:
         """Raise JobCancelled now if cancellation was requested (no progress write)."""
-        if self._stopping.is_set():
-            raise JobInterrupted("the job runner is stopping")
+        self._check_stop()
         with self.db.session() as session:
             if session.scalar(select(Job.cancel_requested).where(Job.id == self.job_id)):
                 raise JobCancelled("cancelled by request")
+
+    # -- costs (seed 003) -------------------------------------------------------------------
+
+    @property
+    def over_budget(self) -> str | None:
+        """Why the job must stop because its costs passed its budget, or None."""
+        return self._over_budget
+
+    def record_cost(self, cost: CostRecord | CostLine, *, step: str | None = None) -> None:
+        """Add a cost line to this job: a provider's CostRecord or a CostLine. Thread-safe.
+
+        `step` names the part of the job (default: the record's operation). Once the
+        job's recorded costs pass SOUNDSTAGE_JOB_BUDGET_USD, the next progress report
+        raises JobOverBudget and the job fails with the reason. Never raises for it here,
+        so a provider can report what it spent from inside its own error handling.
+        """
+        from soundstage.platform.costs import service as costs  # costs imports jobs.models
+
+        line, estimated = _as_line(cost, step)
+        with self.db.session() as session:
+            if session.get(Job, self.job_id) is None:
+                return  # the job (its owner) was deleted meanwhile
+            costs.add_cost(
+                session, self.job_id, self.owner_id, line, attempt=self.attempt, estimated=estimated
+            )
+            reason = costs.over_job_budget(session, self.settings, self.job_id)
+            session.commit()
+        if reason is not None:
+            self._over_budget = reason
+
+    def cost_sink(self, step: str) -> Callable[[CostRecord], None]:
+        """A provider `on_cost` callback that records every CostRecord under `step`."""
+
+        def sink(record: CostRecord) -> None:
+            self.record_cost(record, step=step)
+
+        return sink
+
+    def watch_costs(self, provider: P, step: str) -> P:
+        """Record what `provider` reports through its `on_cost` hook (if it has one)."""
+        if hasattr(provider, "on_cost"):
+            provider.on_cost = self.cost_sink(step)  # type: ignore[attr-defined]
+        return provider
+
+    def _check_stop(self) -> None:
+        if self._stopping.is_set():
+            raise JobInterrupted("the job runner is stopping")
+        if self._over_budget is not None:
+            raise JobOverBudget(self._over_budget)
 
     def _estimate_eta(self, pct: float, now: float) -> float | None:
         if pct >= 100.0:
@@ -122,3 +176,17 @@ class JobContext:
             return None
         elapsed = now - self._started
         return round(elapsed * (100.0 - pct) / pct, 1)
+
+
+def _as_line(cost: Any, step: str | None) -> tuple[CostLine, bool]:
+    """A CostLine (and whether its price is an estimate) from a CostRecord or a CostLine."""
+    from soundstage.platform.costs.estimates import CostLine, usd
+
+    if hasattr(cost, "cost_usd"):  # a provider's CostRecord
+        line = CostLine(
+            cost.provider, step or cost.operation, usd(cost.cost_usd), 0.0, cost.units, cost.unit
+        )
+        return line, bool(cost.estimated)
+    if step is not None:
+        cost = CostLine(cost.provider, step, cost.usd, cost.compute_s, cost.units, cost.unit)
+    return cost, False

@@ -17,6 +17,13 @@ class JobInterrupted(Exception):
     """Raised inside handlers when the runner is stopping; the job goes back to the queue."""
 
 
+class JobOverBudget(Exception):
+    """Raised by `JobContext.progress` once the job's recorded costs pass its budget.
+
+    Not retried: the runner fails the job with this message.
+    """
+
+
 class JobNotFound(NotFound):
     def __init__(self, message: str = "job not found") -> None:
         super().__init__(message)

@@ -12,32 +12,53 @@ if TYPE_CHECKING:
 JobHandler = Callable[["JobContext", dict[str, Any]], dict[str, Any] | None]
 
 
+DEFAULT_QUEUE = "default"
+RENDER_QUEUE = "render"  # CPU-heavy rendering and encoding: its own workers, when scaled out
+QUEUES = (DEFAULT_QUEUE, RENDER_QUEUE)
+
+
 @dataclass(frozen=True)
 class JobType:
     name: str
     handler: JobHandler
     max_attempts: int | None = None
+    queue: str = DEFAULT_QUEUE
 
 
 _types: dict[str, JobType] = {}
 _default_max_attempts = 3
 
 
-def register_job_type(name: str, handler: JobHandler, *, max_attempts: int | None = None) -> None:
+def register_job_type(
+    name: str,
+    handler: JobHandler,
+    *,
+    max_attempts: int | None = None,
+    queue: str = DEFAULT_QUEUE,
+) -> None:
     """Register (or replace) the handler for jobs of type `name`.
 
     `handler(ctx, payload)` returns a JSON-able dict stored as the job result (or
     None). `max_attempts` overrides settings.job_max_attempts for this type.
+    `queue` routes it when scaled out: RENDER_QUEUE for CPU-heavy work.
     """
     if not name:
         raise ValueError("job type name is empty")
     if max_attempts is not None and max_attempts < 1:
         raise ValueError("max_attempts must be at least 1")
-    _types[name] = JobType(name, handler, max_attempts)
+    if queue not in QUEUES:
+        raise ValueError(f"queue must be one of {', '.join(QUEUES)}")
+    _types[name] = JobType(name, handler, max_attempts, queue)
 
 
 def get_job_type(name: str) -> JobType | None:
     return _types.get(name)
+
+
+def queue_for(name: str) -> str:
+    """The queue jobs of type `name` go to (the default queue for unknown types)."""
+    job_type = _types.get(name)
+    return job_type.queue if job_type else DEFAULT_QUEUE
 
 
 def registered_types() -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -26,6 +27,17 @@ MAX_ERROR_CHARS = 2000
 # the lock so a job is never claimed-but-unlisted while recovery looks.
 _local_lock = threading.Lock()
 _local_running: set[str] = set()
+
+
+class _AttemptClock:
+    """Wall time and this thread's CPU time since the attempt began."""
+
+    def __init__(self) -> None:
+        self._wall = time.perf_counter()
+        self._cpu = time.thread_time()
+
+    def elapsed(self) -> tuple[float, float]:
+        return time.perf_counter() - self._wall, time.thread_time() - self._cpu
 
 
 def error_message(exc: BaseException) -> str:
@@ -60,6 +72,7 @@ class EmbeddedRunner:
         self._stopping = threading.Event()
         self._wakeup = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._attempts: dict[str, int] = {}  # job id -> the attempt this process runs
         set_default_max_attempts(settings.job_max_attempts)
 
     # -- lifecycle ------------------------------------------------------
@@ -100,7 +113,8 @@ class EmbeddedRunner:
     def _loop(self) -> None:
         while not self._stopping.is_set():
             try:
-                ran = self.run_once()
+                moderated = self.moderate_once()
+                ran = self.run_once() or moderated
             except Exception:
                 log.exception("job runner loop error")
                 ran = False
@@ -117,11 +131,29 @@ class EmbeddedRunner:
         if job is None:
             return False
         try:
-            self._run(job)
+            self.execute(job)
         finally:
             with _local_lock:
                 _local_running.discard(job.id)
         return True
+
+    def execute(self, job: Job) -> None:
+        """Run one claimed job's attempt to its outcome in this thread (any runner uses this)."""
+        self._attempts[job.id] = job.attempts
+        try:
+            self._run(job)
+        finally:
+            self._attempts.pop(job.id, None)
+
+    def _lock_running(self, session, job_id: str) -> Job | None:
+        """The job, locked, if this attempt still owns it: running, and not re-claimed since
+        (a scaled-out job whose lease ran out may be running again on another worker)."""
+        job = service.lock_job(session, job_id)
+        if job is None or job.state != S.RUNNING:
+            return None
+        if job.attempts != self._attempts.get(job_id, job.attempts):
+            return None
+        return job
 
     def _run(self, job: Job) -> None:
         job_type = get_job_type(job.type)
@@ -132,18 +164,89 @@ class EmbeddedRunner:
             job, db=self.db, settings=self.settings, storage=self.storage, stopping=self._stopping
         )
         log.info("job %s (%s) attempt %d started", job.id, job.type, job.attempts)
+        clock = _AttemptClock()
         try:
             result = job_type.handler(ctx, dict(job.payload or {}))
-            self._complete(job.id, result)
-        except JobCancelled:
-            self._finish(job.id, S.CANCELLED, message="cancelled by request")
-        except JobInterrupted:
-            self._interrupted(job.id)
-        except TransientJobError as exc:
-            self._transient(job.id, error_message(exc))
         except Exception as exc:
+            self._record_compute(job, clock)
+            self._conclude_failure(job, exc)
+            return
+        self._record_compute(job, clock)
+        self._complete(job.id, result)
+
+    def _conclude_failure(self, job: Job, exc: Exception) -> None:
+        """The outcome of an attempt that raised (call inside the `except` block)."""
+        if isinstance(exc, JobCancelled):
+            self._finish(job.id, S.CANCELLED, message="cancelled by request")
+        elif isinstance(exc, JobInterrupted):
+            self._interrupted(job.id)
+        elif isinstance(exc, TransientJobError):
+            self._transient(job.id, error_message(exc))
+        else:
             log.exception("job %s (%s) failed", job.id, job.type)
             self._finish(job.id, S.FAILED, error=error_message(exc))
+
+    def _record_compute(self, job: Job, clock: _AttemptClock) -> None:
+        """The attempt's compute time as an "embedded" cost line: wall seconds, and the CPU
+        seconds of this thread (work a handler spreads over other threads or processes is
+        not in that figure). Written before the outcome, so a finished job has it."""
+        from soundstage.platform.costs import service as costs  # costs imports jobs.models
+        from soundstage.platform.costs.estimates import embedded
+
+        wall_s, cpu_s = clock.elapsed()
+        line = embedded("compute", wall_s, cpu_s, "cpu_second")
+        try:
+            with self.db.session() as session:
+                if session.get(Job, job.id) is not None:
+                    costs.add_cost(session, job.id, job.owner_id, line, attempt=job.attempts)
+                    session.commit()
+        except Exception:  # a lost cost line must not lose the job's outcome
+            log.exception("job %s: could not record its compute time", job.id)
+
+    # -- moderation (seed 003) -------------------------------------------------------
+
+    def moderate_once(self) -> bool:
+        """Moderate one job waiting in `moderating`, in this thread; False when none was due."""
+        lease_s = self.settings.provider_timeout_s * (self.settings.provider_max_retries + 1) + 30
+        with self.db.session() as session:
+            job = service.claim_moderation(session, lease_s)
+        if job is None:
+            return False
+        self._moderate(job)
+        return True
+
+    def _moderate(self, job: Job) -> None:
+        """Ask the job's moderator; queue it, refuse it, or try again later on an error.
+
+        A moderator that keeps failing refuses the job after its max attempts: content
+        is never let through unmoderated.
+        """
+        from soundstage.platform.policy.moderation import moderate_held  # policy uses jobs
+
+        held = dict(job.moderation or {})
+        attempt = int(held.get("attempts", 0)) + 1
+        try:
+            refusal, outcome = moderate_held(self.settings, held)
+        except Exception as exc:
+            message = error_message(exc)
+            log.warning("job %s: moderation attempt %d failed: %s", job.id, attempt, message)
+            with self.db.session() as session:
+                if attempt >= job.max_attempts:
+                    refusal = f"moderation failed after {attempt} attempt(s): {message}"
+                    service.finish_moderation(
+                        session, job.id, refusal=refusal, outcome={"error": message}
+                    )
+                else:
+                    delay = service.retry_delay_s(self.settings.job_retry_base_s, attempt)
+                    service.finish_moderation(
+                        session, job.id, retry_in_s=delay, outcome={"error": message}
+                    )
+                session.commit()
+            return
+        with self.db.session() as session:
+            service.finish_moderation(session, job.id, refusal=refusal, outcome=outcome)
+            session.commit()
+        log.info("job %s moderation: %s", job.id, refusal or "passed")
 
     # -- outcomes (each one short transaction) ---------------------------
 
@@ -172,8 +275,8 @@ class EmbeddedRunner:
         message: str | None = None,
     ) -> None:
         with self.db.session() as session:
-            job = service.lock_job(session, job_id)
-            if job is None or job.state != S.RUNNING:
+            job = self._lock_running(session, job_id)
+            if job is None:
                 return
             job.error = error
             if state == S.COMPLETED:
@@ -184,8 +287,8 @@ class EmbeddedRunner:
 
     def _transient(self, job_id: str, error: str) -> None:
         with self.db.session() as session:
-            job = service.lock_job(session, job_id)
-            if job is None or job.state != S.RUNNING:
+            job = self._lock_running(session, job_id)
+            if job is None:
                 return
             job.error = error
             if job.attempts >= job.max_attempts:
@@ -200,8 +303,8 @@ class EmbeddedRunner:
 
     def _interrupted(self, job_id: str) -> None:
         with self.db.session() as session:
-            job = service.lock_job(session, job_id)
-            if job is None or job.state != S.RUNNING:
+            job = self._lock_running(session, job_id)
+            if job is None:
                 return
             service.transition(session, job, S.QUEUED, "interrupted by shutdown; re-queued")
             job.attempts = max(0, job.attempts - 1)

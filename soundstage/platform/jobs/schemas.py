@@ -27,6 +27,7 @@ class JobOut(BaseModel):
     run_after: datetime
     payload: dict[str, Any]
     result: dict[str, Any] | None
+    estimated_usd: float | None = None  # the cost estimate accepted at submission (USD)
 
 
 class JobEventOut(BaseModel):

@@ -11,7 +11,7 @@ import json
 import threading
 import weakref
 from collections.abc import Callable, Collection
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, event, select, update
@@ -25,13 +25,17 @@ from soundstage.platform.jobs.registry import get_job_type, max_attempts_for
 S = JobState
 
 ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
-    S.QUEUED: frozenset({S.RUNNING, S.CANCELLED}),
+    # queued -> moderating: held at submission for an asynchronous moderation provider.
+    S.QUEUED: frozenset({S.RUNNING, S.CANCELLED, S.MODERATING}),
+    S.MODERATING: frozenset({S.QUEUED, S.MODERATION_FAILED, S.CANCELLED}),
     # running -> queued: a transient-error retry or recovery after a restart.
     S.RUNNING: frozenset({S.COMPLETED, S.FAILED, S.CANCELLED, S.QUEUED}),
     S.FAILED: frozenset({S.QUEUED}),  # a manual retry
     S.COMPLETED: frozenset(),
     S.CANCELLED: frozenset(),
+    S.MODERATION_FAILED: frozenset(),  # refused content is not retried
 }
+WAITING_STATES = frozenset({S.QUEUED, S.MODERATING})  # not started: cancelled at once
 
 # Live runners, poked after a commit that enqueued work so they need not poll.
 _wakers: weakref.WeakSet[Any] = weakref.WeakSet()
@@ -92,7 +96,7 @@ def transition(session: Session, job: Job, to_state: str, message: str = "") -> 
     elif to_state in TERMINAL_STATES:
         job.finished_at = now
         job.eta_s = None
-    elif to_state == S.QUEUED:
+    elif to_state in WAITING_STATES:
         job.finished_at = None
         job.eta_s = None
     _notify(session, job, from_state, to_state)
@@ -163,14 +167,15 @@ def get_job_for_owner(session: Session, job_id: str, owner_id: str) -> Job:
 
 
 def cancel_job(session: Session, job: Job, message: str = "cancelled by user") -> Job:
-    """Cancel a queued job now; ask a running one to stop at its next progress report.
+    """Cancel a queued (or moderating) job now; ask a running one to stop at its next
+    progress report.
 
-    Already cancelled: no change. Completed or failed: IllegalTransition (409).
+    Already cancelled: no change. Finished otherwise: IllegalTransition (409).
     """
     locked = lock_job(session, job.id)
     if locked is None:
         raise JobNotFound()
-    if locked.state == S.QUEUED:
+    if locked.state in WAITING_STATES:
         transition(session, locked, S.CANCELLED, message)
     elif locked.state == S.RUNNING:
         locked.cancel_requested = True
@@ -234,33 +239,54 @@ def claim_next(session: Session) -> Job | None:
         .with_for_update(skip_locked=True)
     ).all()
     for job_id in candidates:
-        claimed = session.execute(
-            update(Job)
-            .where(Job.id == job_id, Job.state == S.QUEUED)
-            .values(
-                state=S.RUNNING,
-                started_at=now,
-                finished_at=None,
-                attempts=Job.attempts + 1,
-                progress=0.0,
-                stage="starting",
-                eta_s=None,
-            )
-            .execution_options(synchronize_session=False)
-        ).rowcount
-        if claimed == 1:
-            job = session.get(Job, job_id, populate_existing=True)
-            assert job is not None
-            message = f"attempt {job.attempts} of {job.max_attempts}"
-            session.add(
-                JobEvent(
-                    job_id=job_id, at=now, from_state=S.QUEUED, to_state=S.RUNNING, message=message
-                )
-            )
-            session.commit()
+        job = claim_job(session, job_id, now=now)
+        if job is not None:
             return job
     session.commit()
     return None
+
+
+def claim_job(
+    session: Session,
+    job_id: str,
+    *,
+    now: datetime | None = None,
+    worker: str | None = None,
+    lease_s: float | None = None,
+) -> Job | None:
+    """Move this queued, due job to running (one more attempt), or None; commits a claim.
+
+    `UPDATE ... WHERE state = 'queued'`: of two runners racing for the job, exactly
+    one sees a row updated. A `worker` with a `lease_s` holds a lease it must renew.
+    """
+    now = now or utcnow()
+    lease_until = now + timedelta(seconds=lease_s) if lease_s else None
+    claimed = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.state == S.QUEUED, Job.run_after <= now)
+        .values(
+            state=S.RUNNING,
+            started_at=now,
+            finished_at=None,
+            attempts=Job.attempts + 1,
+            progress=0.0,
+            stage="starting",
+            eta_s=None,
+            worker=worker,
+            lease_until=lease_until,
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if claimed != 1:
+        return None
+    job = session.get(Job, job_id, populate_existing=True)
+    assert job is not None
+    message = f"attempt {job.attempts} of {job.max_attempts}" + (f" on {worker}" if worker else "")
+    session.add(
+        JobEvent(job_id=job_id, at=now, from_state=S.QUEUED, to_state=S.RUNNING, message=message)
+    )
+    session.commit()
+    return job
 
 
 def requeue_interrupted(session: Session, *, exclude: Collection[str] = ()) -> int:
@@ -275,16 +301,107 @@ def requeue_interrupted(session: Session, *, exclude: Collection[str] = ()) -> i
         stmt = stmt.where(Job.id.not_in(list(exclude)))
     jobs = session.scalars(stmt).all()
     for job in jobs:
-        if job.cancel_requested:
-            transition(session, job, S.CANCELLED, "cancelled (interrupted by a restart)")
-        elif job.attempts >= job.max_attempts:
-            job.error = f"interrupted by a restart after {job.attempts} attempt(s)"
-            transition(session, job, S.FAILED, job.error)
-        else:
-            transition(session, job, S.QUEUED, "re-queued after restart")
-            job.run_after = utcnow()
+        conclude_lost_attempt(session, job, "interrupted by a restart")
     session.commit()
     return len(jobs)
+
+
+def conclude_lost_attempt(session: Session, job: Job, why: str) -> None:
+    """A running attempt that ended without an outcome (crash, dead worker) counts:
+    re-queue the job while attempts are left, fail it after; honour a requested cancel."""
+    job.worker, job.lease_until = None, None
+    if job.cancel_requested:
+        transition(session, job, S.CANCELLED, f"cancelled ({why})")
+    elif job.attempts >= job.max_attempts:
+        job.error = f"{why} after {job.attempts} attempt(s)"
+        transition(session, job, S.FAILED, job.error)
+    else:
+        transition(session, job, S.QUEUED, f"{why}; re-queued")
+        job.run_after = utcnow()
+
+
+# -- moderation (seed 003): jobs held until an asynchronous moderator answers ----------------
+
+
+def hold_for_moderation(
+    session: Session, job: Job, fields: dict[str, str], provider: str
+) -> JobEvent:
+    """Move a just-submitted job from queued to moderating, keeping the texts to moderate.
+
+    The runner's moderation step (`claim_moderation`, `finish_moderation`) then queues
+    it or refuses it (moderation_failed).
+    """
+    event = transition(session, job, S.MODERATING, f"waiting for {provider} moderation")
+    job.moderation = {"provider": provider, "fields": dict(fields), "attempts": 0}
+    job.stage = "moderating"
+    job.run_after = event.at
+    session.flush()
+    return event
+
+
+def claim_moderation(session: Session, lease_s: float) -> Job | None:
+    """Take the oldest moderating job that is due, leasing it for `lease_s`; commits.
+
+    The lease (run_after moved ahead) keeps other runners off it while the moderator
+    is asked; a crash simply lets the lease run out and the job is moderated again.
+    """
+    now = utcnow()
+    candidates = session.scalars(
+        select(Job.id)
+        .where(Job.state == S.MODERATING, Job.run_after <= now)
+        .order_by(Job.run_after, Job.created_at, Job.id)
+        .limit(3)
+        .with_for_update(skip_locked=True)
+    ).all()
+    for job_id in candidates:
+        claimed = session.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.state == S.MODERATING, Job.run_after <= now)
+            .values(run_after=now + timedelta(seconds=lease_s))
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if claimed == 1:
+            job = session.get(Job, job_id, populate_existing=True)
+            session.commit()
+            return job
+    session.commit()
+    return None
+
+
+def finish_moderation(
+    session: Session,
+    job_id: str,
+    *,
+    refusal: str | None = None,
+    outcome: dict[str, Any] | None = None,
+    retry_in_s: float | None = None,
+) -> Job | None:
+    """Conclude one moderation attempt; the caller commits.
+
+    `refusal` (the reason) moves the job to moderation_failed, `retry_in_s` leaves it
+    moderating for another attempt later, neither queues it. A job no longer
+    moderating (cancelled meanwhile) is left alone; returns the job, or None then.
+    """
+    job = lock_job(session, job_id)
+    if job is None or job.state != S.MODERATING:
+        return None
+    record = dict(job.moderation or {})
+    record["attempts"] = int(record.get("attempts", 0)) + 1
+    if outcome is not None:
+        record["outcome"] = outcome
+    job.moderation = record
+    if refusal is not None:
+        job.error = refusal
+        transition(session, job, S.MODERATION_FAILED, refusal)
+    elif retry_in_s is not None:
+        job.run_after = utcnow() + timedelta(seconds=retry_in_s)
+        job.stage = "moderating (retrying)"
+    else:
+        transition(session, job, S.QUEUED, f"passed {record.get('provider', '')} moderation")
+        job.stage, job.run_after = "queued", utcnow()
+        _wake_after_commit(session)
+    session.flush()
+    return job
 
 
 def retry_delay_s(base_s: float, attempt: int) -> float:

@@ -4,14 +4,29 @@ from __future__ import annotations
 
 import re
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO, Protocol, runtime_checkable
+from urllib.parse import quote
+
+from soundstage.platform.errors import AppError
 
 _SEGMENT_RE = re.compile(r"^[^\x00-\x1f/\\]+$")
 
 
 class InvalidKey(ValueError):
     """A storage key that could escape its folder or is malformed."""
+
+
+class StorageUnavailable(AppError):
+    """The storage backend cannot be reached or refused a request (503: try again later)."""
+
+    status = 503
+
+
+class ObjectChanged(Exception):
+    """A blob was replaced between reading its size and reading its bytes."""
 
 
 def validate_key(key: str, *, prefix: bool = False) -> str:
@@ -35,6 +50,15 @@ def validate_key(key: str, *, prefix: bool = False) -> str:
     if key.split("/", 1)[0].startswith(".tmp"):
         raise InvalidKey(f"storage key uses a reserved name: {key!r}")
     return key
+
+
+def content_disposition(filename: str, *, inline: bool = False) -> str:
+    """`attachment; filename="x.mp3"` (as Starlette writes it), RFC 5987-encoded when needed."""
+    kind = "inline" if inline else "attachment"
+    quoted = quote(filename)
+    if quoted == filename:
+        return f'{kind}; filename="{filename}"'
+    return f"{kind}; filename*=utf-8''{quoted}"
 
 
 @runtime_checkable
@@ -73,10 +97,52 @@ class Storage(Protocol):
 
     def usage_bytes(self, prefix: str = "") -> int: ...
 
+    def ping(self) -> bool:
+        """True when the backend answers and can be written to (health checks)."""
+        ...
+
     def sign_download(self, key: str, ttl_s: float, filename: str | None = None) -> str:
         """A token that lets anyone download `key` until it expires."""
         ...
 
     def download_url(self, key: str, ttl_s: float, filename: str | None = None) -> str:
         """A URL (path) serving `key` without login until it expires."""
+        ...
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """What a remote backend knows about one blob without reading it."""
+
+    size: int
+    etag: str
+    last_modified: datetime | None = None
+
+
+@runtime_checkable
+class RemoteStorage(Storage, Protocol):
+    """A backend whose blobs are not local files (S3): `file_response` streams byte ranges
+    from it, or redirects to a presigned URL when `serve_mode` is "redirect"."""
+
+    serve_mode: str
+    redirect_ttl_s: float
+
+    def stat(self, key: str) -> ObjectInfo:
+        """Size and version of `key`; FileNotFoundError when missing."""
+        ...
+
+    def open_range(self, key: str, start: int, end: int, etag: str) -> BinaryIO:
+        """Bytes start..end-1 of `key`; ObjectChanged if it is no longer version `etag`."""
+        ...
+
+    def presigned_url(
+        self,
+        key: str,
+        ttl_s: float,
+        filename: str | None = None,
+        *,
+        inline: bool = False,
+        media_type: str | None = None,
+    ) -> str:
+        """A URL of the backend itself that serves `key` until it expires."""
         ...

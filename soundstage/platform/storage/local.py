@@ -58,6 +58,10 @@ class LocalStorage:
     def ensure_dirs(self) -> None:
         self.tmp_root.mkdir(parents=True, exist_ok=True)
 
+    def ping(self) -> bool:
+        """True when the root folder exists and can be written to."""
+        return self.root.is_dir() and os.access(self.root, os.W_OK | os.X_OK)
+
     def cleanup_temp(self, max_age_s: float = 0) -> int:
         """Delete temporary files older than `max_age_s` (all of them at start); returns count."""
         if not self.tmp_root.is_dir():

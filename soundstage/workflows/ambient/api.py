@@ -30,6 +30,7 @@ router = APIRouter(tags=["ambient"])
 MEDIA_TYPES = {
     "mp3": "audio/mpeg", "m4a": "audio/mp4", "wav": "audio/wav", "flac": "audio/flac",
     "midi": "audio/midi", "cover": "image/png", "video": "video/mp4",
+    "preview": "audio/mpeg", "stems": "application/zip",  # track platform (docs/tracks.md)
 }  # fmt: skip
 
 
@@ -120,7 +121,7 @@ def download(
     inline: bool = Query(True, description="Play in the browser instead of downloading"),
 ):
     """Stream or download a file of the track (HTTP Range supported): mp3, m4a, wav, flac,
-    midi, cover, video, or stem:<layer>."""
+    midi, cover, video, or stem:<layer>; track-platform tracks add preview and stems (ZIP)."""
     entry = _stored_file(service.get_track(session, user.id, track_id), kind)
     name = entry["name"].split("/")[-1]
     media = MEDIA_TYPES.get(_file_kind(kind), "audio/flac")

@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from soundstage.platform.db import Base, new_id, utcnow
@@ -62,6 +62,29 @@ class Track(Base):
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     completed_at: Mapped[datetime | None]
+
+    # Track platform (seed 004; soundstage/workflows/tracks, migration 0008_tracks): a track
+    # made there has kind "song"; every track can be published and given new covers.
+    kind: Mapped[str] = mapped_column(String(16), default="ambient", server_default="ambient")
+    genre: Mapped[str | None] = mapped_column(String(32))
+    style_strength: Mapped[float | None] = mapped_column(Float)
+    lyrics: Mapped[str | None] = mapped_column(Text)
+    has_vocals: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    reference_song_id: Mapped[str | None] = mapped_column(
+        ForeignKey("songs.id", ondelete="SET NULL"), index=True
+    )
+    reference: Mapped[dict[str, Any] | None]  # the reference song's features used to steer
+    series_id: Mapped[str | None] = mapped_column(
+        ForeignKey("series.id", ondelete="SET NULL"), index=True
+    )
+    visual_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    public: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    credits_required: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    spec: Mapped[dict[str, Any] | None]  # the engine parameters resolved from the request
+    measured_bpm: Mapped[float | None] = mapped_column(Float)
+    measured_key: Mapped[str | None] = mapped_column(String(4))
+    measured_mode: Mapped[str | None] = mapped_column(String(8))
+    verification: Mapped[dict[str, Any] | None]  # asked vs heard tempo and key
 
 
 class Batch(Base):

@@ -33,6 +33,7 @@ from soundstage.platform.jobs import (
     add_transition_listener,
     register_job_type,
 )
+from soundstage.platform.jobs.registry import RENDER_QUEUE
 from soundstage.workflows.ambient.models import Track, TrackStatus, VideoStatus
 
 ProgressFn = Callable[[float, str], None]  # (0..1, stage)
@@ -190,22 +191,27 @@ def track_prefix(owner_id: str, track_id: str) -> str:
 
 
 def register_jobs() -> None:
-    register_job_type(GENERATE_JOB, run_generate_job)
-    register_job_type(RENDER_JOB, run_render_job)
-    add_transition_listener(mark_cancelled_before_start)
+    register_job_type(GENERATE_JOB, run_generate_job, queue=RENDER_QUEUE)
+    register_job_type(RENDER_JOB, run_render_job, queue=RENDER_QUEUE)
+    add_transition_listener(mark_ended_before_start)
 
 
-def mark_cancelled_before_start(
+def mark_ended_before_start(
     session: Session, job: Job, from_state: str | None, to_state: str
 ) -> None:
-    """A job cancelled while still queued never runs its handler: record it on the track here."""
-    if to_state != JobState.CANCELLED or from_state != JobState.QUEUED:
+    """A job cancelled while queued, or refused by moderation, never runs its handler:
+    record the outcome on the track here, in the same transaction."""
+    refused = to_state == JobState.MODERATION_FAILED
+    if not refused and (to_state != JobState.CANCELLED or from_state != JobState.QUEUED):
         return
+    error = (job.error or "refused by content moderation") if refused else "cancelled"
     if job.type == GENERATE_JOB:
-        values: dict[str, Any] = {"status": TrackStatus.CANCELLED, "error": "cancelled"}
+        status = TrackStatus.FAILED if refused else TrackStatus.CANCELLED
+        values: dict[str, Any] = {"status": status, "error": error}
         column = Track.generate_job_id
     elif job.type == RENDER_JOB:
-        values, column = {"video_status": VideoStatus.NONE}, Track.render_job_id
+        values = {"video_status": VideoStatus.FAILED if refused else VideoStatus.NONE}
+        column = Track.render_job_id
     else:
         return
     session.execute(update(Track).where(column == job.id).values(**values))

@@ -133,6 +133,13 @@ class TrackSummary(BaseModel):
     created_at: datetime
     completed_at: datetime | None
     storage_bytes: int
+    # Track platform (seed 004, docs/tracks.md): "song" for tracks made with POST /api/tracks.
+    kind: str = "ambient"
+    genre: str | None = None
+    series_id: str | None = None
+    visual_version: int = 1
+    public: bool = False
+    credits_required: int = 0
 
 
 class TrackOut(TrackSummary):
@@ -147,6 +154,17 @@ class TrackOut(TrackSummary):
     render_job_id: str | None
     batch_id: str | None
     files: list[FileOut]
+    # Track platform (seed 004): the request's extras, the resolved engine spec, what was heard.
+    style_strength: float | None = None
+    lyrics: str | None = None
+    has_vocals: bool = False
+    reference_song_id: str | None = None
+    reference: dict[str, Any] | None = None
+    spec: dict[str, Any] | None = None
+    measured_bpm: float | None = None
+    measured_key: str | None = None
+    measured_mode: str | None = None
+    verification: dict[str, Any] | None = None
 
 
 class LinkOut(BaseModel):

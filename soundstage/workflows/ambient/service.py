@@ -15,6 +15,7 @@ from soundstage.media.audio.peaks import waveform_peaks
 from soundstage.platform.errors import AppError, Conflict
 from soundstage.platform.jobs import TERMINAL_STATES, Job, cancel_job, submit_job
 from soundstage.platform.ownership import get_owned
+from soundstage.platform.policy import admit_job
 from soundstage.platform.storage import Storage
 from soundstage.workflows.ambient.models import Batch, BatchItem, Track, TrackStatus, VideoStatus
 from soundstage.workflows.ambient.pipeline import (
@@ -61,6 +62,7 @@ def create_generation(
     session.add(track)
     session.flush()
     job = submit_job(session, GENERATE_JOB, owner_id, {"track_id": track.id, "spec": spec.__dict__})
+    admit_job(session, settings, job, {"prompt": spec.prompt, "title": spec.title})  # 422/402/429
     track.generate_job_id = job.id
     return track, job
 

@@ -12,6 +12,7 @@ from soundstage.config import Settings
 from soundstage.platform.deps import CurrentUser, SessionDep, SettingsDep, StorageDep
 from soundstage.platform.errors import NotFound
 from soundstage.platform.http import Page, PageDep, paginate
+from soundstage.platform.policy.service import check_content
 from soundstage.platform.storage import Storage, file_response
 from soundstage.workflows.music_video import service
 from soundstage.workflows.music_video.models import MusicVideo, VideoClip, VideoSection
@@ -114,6 +115,8 @@ def create_sections(
     """Set the song's sections (after analysis): they must cover the whole song in order,
     without gaps or overlaps; inner edges snap to the nearest beat. Omit `sections` to
     take the suggested ones. Replaces earlier sections and clip plans."""
+    check_content(settings, {f"sections[{i}]": f"{s.label}\n{s.prompt_note or ''}"
+                             for i, s in enumerate(body.sections or [])})  # fmt: skip
     rows = service.create_sections(session, settings, user.id, song_id, body.sections)
     return [section_out(s, settings) for s in rows]
 
@@ -134,6 +137,7 @@ def patch_section(
     settings: SettingsDep,
 ):
     """Change a section's label or prompt note (not its start or end)."""
+    check_content(settings, {"label": body.label, "prompt_note": body.prompt_note})
     section = service.update_section(
         session, user.id, song_id, section_id, body.label, body.prompt_note
     )

@@ -26,7 +26,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from soundstage.config import Settings
-from soundstage.platform.jobs import JobCancelled, JobContext, JobInterrupted, register_job_type
+from soundstage.platform.jobs import (
+    JobCancelled,
+    JobContext,
+    JobInterrupted,
+    JobState,
+    add_transition_listener,
+    register_job_type,
+)
+from soundstage.platform.jobs.registry import RENDER_QUEUE
 
 if TYPE_CHECKING:
     from soundstage.media.visuals.spec import ClipSpec
@@ -47,8 +55,27 @@ def video_prefix(video: Any) -> str:
 
 
 def register_jobs() -> None:
-    register_job_type(GENERATE_JOB, run_generate_job)
-    register_job_type(COMPOSE_JOB, run_compose_job)
+    register_job_type(GENERATE_JOB, run_generate_job, queue=RENDER_QUEUE)
+    register_job_type(COMPOSE_JOB, run_compose_job, queue=RENDER_QUEUE)
+    add_transition_listener(mark_ended_before_start)
+
+
+def mark_ended_before_start(session, job, from_state: str | None, to_state: str) -> None:
+    """A generation cancelled while queued, or refused by moderation, never runs its handler:
+    the video goes back to its last composed version, or fails when it has none."""
+    refused = to_state == JobState.MODERATION_FAILED
+    if job.type not in (GENERATE_JOB, COMPOSE_JOB) or not (
+        refused or (to_state == JobState.CANCELLED and from_state == JobState.QUEUED)
+    ):
+        return
+    from sqlalchemy import select
+
+    from soundstage.workflows.music_video.models import MusicVideo, VideoStatus
+
+    error = (job.error or "refused by content moderation") if refused else "cancelled"
+    for video in session.scalars(select(MusicVideo).where(MusicVideo.job_id == job.id)):
+        video.status = VideoStatus.READY if video.version > 0 else VideoStatus.FAILED
+        video.error = error
 
 
 # --- pure pieces ----------------------------------------------------------------------------
@@ -342,7 +369,7 @@ def _generate(
         return 0
     from soundstage.workflows.music_video.models import VideoClip
 
-    generator = video_generator(ctx.settings)
+    generator = ctx.watch_costs(video_generator(ctx.settings), step="clips")
     total = len(specs)
     finished = 0
 

@@ -18,6 +18,7 @@ from soundstage.platform.db import utcnow
 from soundstage.platform.errors import AppError, Conflict, NotFound
 from soundstage.platform.jobs import TERMINAL_STATES, Job, submit_job
 from soundstage.platform.ownership import get_owned
+from soundstage.platform.policy import admit_job
 from soundstage.platform.storage import Storage
 from soundstage.workflows.music_video import planning
 from soundstage.workflows.music_video.models import (
@@ -363,6 +364,11 @@ def start_generation(
     session.flush()
     _replace_plan(session, settings, song, analysis, sections, prompt)
     job = submit_job(session, GENERATE_JOB, owner_id, {"video_id": video.id, "compose": True})
+    admit_job(  # content rules (422), cost estimate and budgets (402/429), moderation
+        session, settings, job,
+        {"prompt": prompt, "sections": "\n".join(f"{s.label}: {s.prompt_note}" for s in sections)},
+        estimate_payload={"clip_seconds": [c.n_frames / c.fps for c in clips_of(session, song.id)]},
+    )  # fmt: skip
     video.job_id = job.id
     return video, job
 

@@ -13,6 +13,7 @@ from soundstage.config import Settings
 from soundstage.platform.deps import CurrentUser, SessionDep, SettingsDep, StorageDep
 from soundstage.platform.errors import NotFound
 from soundstage.platform.http import Page, PageDep, paginate
+from soundstage.platform.quotas import check_storage_quota
 from soundstage.platform.storage import Storage, file_response
 from soundstage.workflows.songs import service
 from soundstage.workflows.songs.models import Song, SongStatus
@@ -77,6 +78,7 @@ def _accept(
     session: Session, storage: Storage, settings: Settings, owner_id: str, upload: Upload
 ) -> SongOut:
     """Check the received file, then store it (runs in a worker thread)."""
+    check_storage_quota(storage, settings, owner_id, upload.size_bytes)  # 413 past the quota
     lyrics = (upload.fields.get("lyrics") or "").strip() or None
     facts = inspect_audio(upload.path, upload.filename, settings.song_max_duration_s)
     return song_out(service.create_song(session, storage, owner_id, upload, facts, lyrics))

@@ -69,6 +69,8 @@ def run_analyze_job(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
 
         started = time.perf_counter()
         transcriber = None if lyrics else configured_transcriber(ctx.settings)
+        if transcriber is not None:
+            transcriber = ctx.watch_costs(transcriber, step="lyrics")
         with_notes = bool(payload.get("notes"))
         result = analyze_file(
             source, lyrics=lyrics, transcriber=transcriber,

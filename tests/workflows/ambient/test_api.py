@@ -62,8 +62,7 @@ def test_generate_download_render_and_delete(client, user, settings):
 
     assert client.delete(f"/api/tracks/{track['id']}", headers=user.headers).status_code == 204
     assert client.get(f"/api/tracks/{track['id']}", headers=user.headers).status_code == 404
-    leftovers = list((settings.files_dir / "users" / user.id).rglob("*.*"))
-    assert leftovers == []
+    assert client.app.state.storage.list_keys(f"users/{user.id}") == []
 
 
 @pytest.mark.parametrize(

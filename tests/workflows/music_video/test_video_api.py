@@ -144,11 +144,12 @@ def test_the_whole_flow(client, user, make_user, song_file, settings):
     assert client.get(f"/api/share/{shared['token']}/video.mp4").status_code == 404
 
     # finalize: intermediates go, edits are refused
-    clip_dir = settings.files_dir / f"users/{user.id}/songs/{song['id']}/videos/{video_id}/clips"
-    assert any(clip_dir.iterdir())
+    storage = client.app.state.storage
+    video_folder = f"users/{user.id}/songs/{song['id']}/videos/{video_id}"
+    assert storage.list_keys(f"{video_folder}/clips")
     final = client.post(f"/api/videos/{video_id}/finalize", headers=user.headers)
     assert final.status_code == 200 and final.json()["is_finalized"]
-    assert not clip_dir.exists() or not any(clip_dir.iterdir())
+    assert storage.list_keys(f"{video_folder}/clips") == []
     locked = client.patch(
         f"{base}/sections/{section_id}", json={"label": "x"}, headers=user.headers
     )
@@ -165,9 +166,7 @@ def test_the_whole_flow(client, user, make_user, song_file, settings):
     assert [v["id"] for v in library["items"]] == [video_id]
     assert client.delete(f"/api/videos/{video_id}", headers=user.headers).status_code == 204
     assert client.get("/api/videos", headers=user.headers).json()["items"] == []
-    assert not (
-        settings.files_dir / f"users/{user.id}/songs/{song['id']}/videos/{video_id}"
-    ).exists()
+    assert storage.list_keys(video_folder) == []
 
 
 def login(client, email: str) -> SimpleNamespace:
@@ -203,14 +202,15 @@ def test_quota_and_song_length_limits(make_client, song_file):
     assert long.status_code == 422 and "up to 10 s" in long.json()["detail"]
 
 
-def test_deleting_a_song_deletes_its_video_files(client, user, song_file, settings):
+def test_deleting_a_song_deletes_its_video_files(client, user, song_file):
     song = upload(client, user, song_file, lyrics=None)
     base = f"/api/songs/{song['id']}"
     assert client.post(f"{base}/sections", json={}, headers=user.headers).status_code == 201
     accepted = client.post(f"{base}/clips/generate", json={}, headers=user.headers)
     wait(client, user, accepted.json()["job_id"])
-    folder = settings.files_dir / f"users/{user.id}/songs/{song['id']}"
-    assert any(folder.rglob("video.mp4"))
+    storage = client.app.state.storage
+    folder = f"users/{user.id}/songs/{song['id']}"
+    assert any(key.endswith("/video.mp4") for key in storage.list_keys(folder))
     assert client.delete(base, headers=user.headers).status_code == 204
-    assert not folder.exists()
+    assert storage.list_keys(folder) == []
     assert client.get("/api/videos", headers=user.headers).json()["total"] == 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.conftest import stored_files
 from tests.helpers import wait_job
 
 pytestmark = pytest.mark.timeout(180)
@@ -50,15 +51,16 @@ def test_upload_analyze_read_and_delete(client, user, track, settings):
 
     assert client.delete(f"/api/songs/{song['id']}", headers=user.headers).status_code == 204
     assert client.get(f"/api/songs/{song['id']}/analysis", headers=user.headers).status_code == 404
-    assert [p for p in (settings.files_dir / "users").rglob("*") if p.is_file()] == []
+    assert client.app.state.storage.list_keys("users") == []
 
 
 def test_analysis_of_a_broken_stored_file_fails_cleanly(client, user, audio, settings):
     song = client.post(
         "/api/songs", files={"file": ("tone.wav", audio["wav"].read_bytes())}, headers=user.headers
     ).json()
-    original = settings.files_dir / "users" / user.id / "songs" / song["id"] / "original.wav"
-    original.write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunk")  # damaged after the upload
+    original = f"users/{user.id}/songs/{song['id']}/original.wav"
+    assert client.app.state.storage.exists(original)
+    client.app.state.storage.put_bytes(original, b"RIFF\x00\x00\x00\x00WAVEjunk")  # damaged
     accepted = client.post(f"/api/songs/{song['id']}/analyze", headers=user.headers).json()
     job = wait_job(lambda p: client.get(p, headers=user.headers).json(), accepted["job_id"])
     assert job["state"] == "failed" and job["error"]
@@ -83,7 +85,7 @@ def test_reference_features_store_nothing(client, user, track, audio, settings):
         headers=user.headers,
     )
     assert bad.status_code == 422 and "ref.mp3 is really FLAC audio" in bad.json()["detail"]
-    assert [p for p in settings.files_dir.rglob("*") if p.is_file()] == []
+    assert stored_files(client.app.state.storage) == []
     assert list((settings.tmp_dir / "uploads").iterdir()) == []
     assert client.get("/api/songs", headers=user.headers).json()["total"] == 0
 

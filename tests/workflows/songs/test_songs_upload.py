@@ -10,6 +10,7 @@ import pytest
 from soundstage.platform.errors import Conflict
 from soundstage.workflows.songs import service
 from soundstage.workflows.songs.models import Song
+from tests.conftest import stored_files
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -29,7 +30,7 @@ def register(client) -> dict[str, str]:
 
 def assert_nothing_stored(client, headers) -> None:
     settings = client.app.state.settings
-    assert [p for p in settings.files_dir.rglob("*") if p.is_file()] == []
+    assert stored_files(client.app.state.storage) == []
     uploads = settings.tmp_dir / "uploads"
     assert not uploads.exists() or list(uploads.iterdir()) == []
     assert client.get("/api/songs", headers=headers).json()["total"] == 0
@@ -182,11 +183,11 @@ def test_list_get_delete_and_other_users(client, make_user, audio):
     no_cover = client.get(f"/api/songs/{song_id}/cover", headers=owner.headers)
     assert no_cover.status_code == 404 and "no embedded cover" in no_cover.text
 
-    files_dir = client.app.state.settings.files_dir
-    song_dir = files_dir / "users" / owner.id / "songs" / song_id
-    assert (song_dir / "original.mp3").is_file()
+    storage = client.app.state.storage
+    song_folder = f"users/{owner.id}/songs/{song_id}"
+    assert storage.exists(f"{song_folder}/original.mp3")
     assert client.delete(f"/api/songs/{song_id}", headers=owner.headers).status_code == 204
-    assert not song_dir.exists()
+    assert storage.list_keys(song_folder) == []
     assert client.get(f"/api/songs/{song_id}", headers=owner.headers).status_code == 404
     assert client.get("/api/songs", headers=owner.headers).json()["total"] == 2
 
