@@ -29,7 +29,9 @@ pytestmark = pytest.mark.timeout(600)
 
 # Routes anyone may call, and why.
 PUBLIC: dict[tuple[str, str], str] = {
-    ("GET", "/healthz"): "liveness probe for load balancers; answers only the version",
+    ("GET", "/healthz"): "health probe for load balancers: which dependency answers, the version",
+    ("GET", "/metrics"): "Prometheus scrape: aggregate job counts, durations and queue depths, "
+    "no user data (keep it on the internal network: docs/scale-out.md)",
     ("POST", "/api/auth/register"): "creating an account needs no account (403 when closed)",
     ("POST", "/api/auth/login"): "authenticated by the email and password in the body",
     ("POST", "/api/auth/refresh"): "authenticated by the refresh token in the body",
