@@ -25,8 +25,30 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+class ProcessControl:
+    """kill and stop for a `soundstage` child process kept in `self.process`."""
+
+    process: subprocess.Popen | None
+
+    def kill(self) -> None:
+        """kill -9: no cleanup, as in a power cut or an OOM kill (a worker cannot give its
+        job back)."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(10)
+
+    def stop(self) -> None:
+        """SIGTERM (a clean shutdown; Celery's warm one), then kill -9 if it does not exit."""
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
 @dataclass
-class Server:
+class Server(ProcessControl):
     data_dir: Path
     port: int = field(default_factory=free_port)
     process: subprocess.Popen | None = None
@@ -59,20 +81,6 @@ class Server:
             time.sleep(0.2)
         raise RuntimeError(f"server did not start: {self.log.read_text()[-2000:]}")
 
-    def kill(self) -> None:
-        """kill -9: no cleanup, as in a power cut or an OOM kill."""
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(10)
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Server]:
@@ -96,7 +104,7 @@ REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
 
 
 @dataclass
-class Worker:
+class Worker(ProcessControl):
     """A `soundstage worker` process (Celery) with its own data folder, like another machine."""
 
     data_dir: Path
@@ -137,21 +145,6 @@ class Worker:
                 return
             time.sleep(0.2)
         raise RuntimeError(f"worker did not start: {self.log.read_text()[-2000:]}")
-
-    def kill(self) -> None:
-        """kill -9: the worker gets no chance to give its job back."""
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(10)
-
-    def stop(self) -> None:
-        """SIGTERM (Celery's warm shutdown), then kill -9 if it does not exit."""
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.kill()
 
 
 def redis_or_skip(db_number: int):

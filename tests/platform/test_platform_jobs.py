@@ -16,7 +16,6 @@ import pytest
 from sqlalchemy import select
 
 from soundstage.config import Settings
-from soundstage.platform.accounts import User
 from soundstage.platform.db import Database, utcnow
 from soundstage.platform.jobs import (
     EmbeddedRunner,
@@ -39,15 +38,6 @@ from soundstage.platform.jobs.service import claim_next
 from soundstage.platform.storage import open_storage
 
 WAIT_S = 20.0
-
-
-@pytest.fixture
-def owner(db: Database) -> str:
-    with db.session() as session:
-        user = User(email="owner@example.com", password_hash="x")
-        session.add(user)
-        session.commit()
-        return user.id
 
 
 @pytest.fixture

@@ -17,7 +17,6 @@ from typing import Any
 import pytest
 
 from soundstage.config import Settings
-from soundstage.platform.accounts import User
 from soundstage.platform.costs import job_costs
 from soundstage.platform.db import Database, utcnow
 from soundstage.platform.jobs import (
@@ -41,15 +40,6 @@ from soundstage.providers.base import CostRecord
 from tests.providers.fake_replicate import FakeReplicate
 
 WAIT_S = 20.0
-
-
-@pytest.fixture
-def owner(db: Database) -> str:
-    with db.session() as session:
-        user = User(email="governed@example.com", password_hash="x")
-        session.add(user)
-        session.commit()
-        return user.id
 
 
 @pytest.fixture

@@ -18,7 +18,6 @@ import pytest
 from sqlalchemy import update
 
 from soundstage.config import Settings
-from soundstage.platform.accounts import User
 from soundstage.platform.db import Database, utcnow
 from soundstage.platform.jobs import EmbeddedRunner, Job, JobContext, register_job_type, submit_job
 from soundstage.platform.jobs.celery_runner import Dispatcher, make_celery
@@ -33,15 +32,6 @@ REDIS_DB = 15  # this module's own Redis database, flushed before and after
 
 register_job_type("t.lease", lambda ctx, payload: None)
 register_job_type("t.lease.render", lambda ctx, payload: None, queue=RENDER_QUEUE)
-
-
-@pytest.fixture
-def owner(db: Database) -> str:
-    with db.session() as session:
-        user = User(email="lease-owner@example.com", password_hash="x")
-        session.add(user)
-        session.commit()
-        return user.id
 
 
 def submit(db: Database, owner: str, job_type: str = "t.lease", **kwargs: Any) -> str:
