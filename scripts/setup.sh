@@ -44,4 +44,10 @@ pip_install --no-deps "tinysoundfont>=0.3.7"
 # its declared dependencies pull TensorFlow (~500 MB), so they are skipped too.
 pip_install --no-deps "basic-pitch==0.4.0"
 pip_install -e ".[${SOUNDSTAGE_EXTRAS:-test}]"
+# Compile librosa's numba kernels once, in this one process: numba's on-disk cache can be
+# torn when several processes (workers, tests) first write it at once, and a torn entry
+# crashes the process that loads it.
+.venv/bin/python -c 'import numpy as np
+from soundstage.media.analysis.analyze import analyze_signal
+analyze_signal(0.1 * np.random.default_rng(0).standard_normal(22050 * 8).astype(np.float32))'
 echo "setup: ready — $(pwd)/.venv/bin/soundstage"

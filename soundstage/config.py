@@ -91,6 +91,11 @@ class Settings(BaseSettings):
     video_clip_min_s: float = Field(3.0, gt=0, description="Shortest planned clip")
     video_clip_max_s: float = Field(10.0, gt=0, description="Longest planned clip")
     video_clip_workers: int = Field(2, ge=1, description="Clips generated in parallel per job")
+    video_clip_jobs: Literal["auto", "always", "never"] = Field(
+        "auto",
+        description="Clips as separate jobs that any worker runs, then composition once they "
+        "have all ended (fan-out and fan-in); auto: when a broker is configured",
+    )
     video_regenerations: int = Field(
         1, ge=0, description="Regenerations allowed per section and per clip"
     )

@@ -1,6 +1,7 @@
 """Scale-out on real services: one API process and two Celery workers over Redis, PostgreSQL
-and S3 (moto on loopback). Twenty mixed jobs all finish once; a worker killed with -9 in the
-middle of a job loses nothing: the job finishes on the other worker, once.
+and S3 (moto on loopback). Twenty mixed jobs all finish once; a music video's clips fan out
+as jobs over both workers and are composed once they have all ended; a worker killed with -9
+in the middle of a job loses nothing: the job finishes on the other worker, once.
 
 The job table, the job history, the bucket and the credit ledger must all agree.
 """
@@ -73,6 +74,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory, s3_server) -> Iterator[Clu
         "SOUNDSTAGE_SECRET_KEY": TEST_SECRET,
         "SOUNDSTAGE_FREE_DAILY_TRACKS": "100",  # the free plan's 5 a day would refuse most
         "SOUNDSTAGE_RATE_LIMIT_ENABLED": "false",
+        "SOUNDSTAGE_VIDEO_FPS": "12",  # short 1080p renders
     }
     root = tmp_path_factory.mktemp("scaleout")
     server = Server(root / "api", env=env)
@@ -235,6 +237,45 @@ def test_twenty_mixed_jobs_run_once_each_over_two_workers(cluster: Cluster):
 
     metrics = httpx.get(f"{cluster.server.url}/metrics").text
     assert 'soundstage_jobs{state="completed",type="tracks.generate"} 7.0' in metrics
+
+
+def test_music_video_clips_fan_out_as_jobs_and_compose_once(cluster: Cluster):
+    api = Api(cluster.server.url, "video@example.com")
+    files = {"file": ("song.wav", wav_bytes(3, duration_s=24.0), "audio/wav")}
+    song = api.post("/api/songs", 201, files=files)
+    assert api.wait(api.post(f"/api/songs/{song['id']}/analyze", 202)["job_id"])["state"] == (
+        "completed"
+    )
+    api.post(f"/api/songs/{song['id']}/sections", 201, json={})
+    accepted = api.post(f"/api/songs/{song['id']}/clips/generate", 202, json={"seed": 3})
+    done = api.wait(accepted["job_id"])
+    assert done["state"] == "completed" and done["attempts"] == 1, done
+
+    moves = [(a, b) for a, b, _ in transitions(cluster.engine, accepted["job_id"])]
+    assert moves == [
+        (None, "queued"), ("queued", "running"), ("running", "waiting"),
+        ("waiting", "queued"), ("queued", "running"), ("running", "completed"),
+    ]  # fmt: skip
+    with cluster.engine.connect() as conn:
+        clip_jobs = conn.execute(select(Job).where(Job.parent_id == accepted["job_id"])).all()
+    clips = api.get(f"/api/videos/{accepted['video_id']}")["clips"]
+    assert len(clip_jobs) == len(clips) >= 3
+    for job in clip_jobs:  # each clip rendered once, by one of the workers
+        assert job.state == "completed" and job.attempts == 1
+        assert [(a, b) for a, b, _ in transitions(cluster.engine, job.id)] == [
+            (None, "queued"), ("queued", "running"), ("running", "completed"),
+        ]  # fmt: skip
+        assert job.worker in cluster.worker_names()
+
+    folder = f"users/{api.user_id}/songs/{song['id']}/videos/{accepted['video_id']}/"
+    stored = cluster.keys(folder)
+    assert len([k for k in stored if "/clips/" in k]) == len(clips)  # one file per clip
+    assert {k.removeprefix(folder) for k in stored if "/clips/" not in k} == {
+        "video.mp4",
+        "poster.jpg",
+    }
+    video = api.get(f"/api/videos/{accepted['video_id']}")
+    assert video["status"] == "ready" and video["version"] == 1
 
 
 def wait_until_running(api: Api, job_id: str, timeout_s: float = 300) -> dict:

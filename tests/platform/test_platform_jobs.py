@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
-from soundstage.config import Settings
 from soundstage.platform.db import Database, utcnow
 from soundstage.platform.jobs import (
     EmbeddedRunner,
@@ -38,21 +37,6 @@ from soundstage.platform.jobs.service import claim_next
 from soundstage.platform.storage import open_storage
 
 WAIT_S = 20.0
-
-
-@pytest.fixture
-def runner_factory(db: Database, settings: Settings) -> Iterator[Callable[..., EmbeddedRunner]]:
-    runners: list[EmbeddedRunner] = []
-
-    def _make(workers: int = 1) -> EmbeddedRunner:
-        storage = open_storage(settings)  # local files, or S3 with SOUNDSTAGE_TEST_STORAGE
-        runner = EmbeddedRunner(db, settings, storage, workers=workers, poll_interval_s=0.05)
-        runners.append(runner)
-        return runner
-
-    yield _make
-    for runner in runners:
-        runner.stop()
 
 
 def submit(db: Database, job_type: str, owner: str, payload: dict[str, Any] | None = None) -> str:

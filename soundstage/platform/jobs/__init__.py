@@ -14,9 +14,11 @@ from soundstage.platform.jobs.errors import (
     JobInterrupted,
     JobNotFound,
     JobOverBudget,
+    JobParked,
     TransientJobError,
     UnknownJobType,
 )
+from soundstage.platform.jobs.fanout import on_transition as _fan_in_and_out
 from soundstage.platform.jobs.models import TERMINAL_STATES, Job, JobEvent, JobState
 from soundstage.platform.jobs.registry import (
     JobHandler,
@@ -50,6 +52,7 @@ __all__ = [
     "JobInterrupted",
     "JobNotFound",
     "JobOverBudget",
+    "JobParked",
     "JobState",
     "TransientJobError",
     "UnknownJobType",
@@ -65,3 +68,5 @@ __all__ = [
     "submit_job",
     "transition",
 ]
+
+add_transition_listener(_fan_in_and_out)

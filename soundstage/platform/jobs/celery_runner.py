@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from soundstage.config import Settings
 from soundstage.platform.db import Database, utcnow
-from soundstage.platform.jobs import leases, service
+from soundstage.platform.jobs import fanout, leases, service
 from soundstage.platform.jobs.models import Job, JobState
 from soundstage.platform.jobs.registry import DEFAULT_QUEUE, QUEUES, queue_for
 from soundstage.platform.jobs.runner import EmbeddedRunner
@@ -140,7 +140,7 @@ class Heartbeat:
             try:
                 with self.db.session() as session:
                     if not leases.renew_lease(session, self.job_id, self.worker, self.lease_s):
-                        log.warning("job %s: lease lost (taken over or finished)", self.job_id)
+                        log.info("job %s: lease ended (finished, waiting or taken over)", self.job_id)
                         return
             except Exception:  # a missed beat is retried; the lease has slack for two
                 log.exception("job %s: could not renew the lease", self.job_id)
@@ -191,11 +191,16 @@ class CeleryWorker:
     # -- the sweep ----------------------------------------------------------------------
 
     def sweep(self) -> None:
-        """Re-queue jobs whose worker died (their lease ran out) and resend lost messages."""
+        """Re-queue jobs whose worker died (their lease ran out), resume fanned-out jobs whose
+        children all ended, and resend lost messages."""
         with self.db.session() as session:
             released = leases.release_expired_leases(session)  # dispatched after commit
         if released:
             log.warning("re-queued %d job(s) whose worker stopped: %s", len(released), released)
+        with self.db.session() as session:
+            resumed = fanout.resume_finished_parents(session)
+        if resumed:
+            log.warning("resumed %d fanned-out job(s) whose children had ended", len(resumed))
         with self.db.session() as session:
             due = leases.due_for_dispatch(session, self.settings.job_redispatch_s)
         for job_id, job_type, state in due:

@@ -7,14 +7,19 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from soundstage.config import Settings
 from soundstage.platform.db import Database
-from soundstage.platform.jobs.errors import JobCancelled, JobInterrupted, JobOverBudget
+from soundstage.platform.jobs.errors import (
+    JobCancelled,
+    JobInterrupted,
+    JobOverBudget,
+    JobParked,
+)
 from soundstage.platform.jobs.models import Job, JobState
 from soundstage.platform.storage.base import Storage
 
@@ -49,6 +54,9 @@ class JobContext:
         self.attempt = job.attempts
         self.max_attempts = job.max_attempts
         self.payload: dict[str, Any] = dict(job.payload or {})
+        self.parent_id = job.parent_id
+        # A child job's costs are its parent's: one bill and one budget for the whole job.
+        self.cost_job_id = job.parent_id or job.id
         self.db = db
         self.settings = settings
         self.storage = storage
@@ -120,6 +128,44 @@ class JobContext:
             if session.scalar(select(Job.cancel_requested).where(Job.id == self.job_id)):
                 raise JobCancelled("cancelled by request")
 
+    # -- fan-out -----------------------------------------------------------------------------
+
+    def fan_out(
+        self,
+        job_type: str,
+        payloads: list[dict[str, Any]],
+        *,
+        label: str,
+        progress_to: float,
+    ) -> NoReturn:
+        """Run `payloads` as child jobs of `job_type` (in parallel, on any worker) and end
+        this attempt; the handler runs again once they have all ended (`children()`).
+
+        While they run, this job is `waiting` and its progress moves from where it is now to
+        `progress_to` as children end, with the stage "<label> (k of n done)".
+        """
+        from soundstage.platform.jobs.fanout import park_for_children  # fanout uses service
+
+        self._check_stop()
+        with self.db.session() as session:
+            job = session.get(Job, self.job_id, with_for_update=True, populate_existing=True)
+            if job is None or job.state != JobState.RUNNING or job.attempts != self.attempt:
+                raise JobInterrupted("this attempt no longer owns the job")
+            park_for_children(
+                session, job, job_type, payloads, label=label, progress_to=progress_to
+            )
+            session.commit()
+        raise JobParked(f"waiting for {len(payloads)} {label}")
+
+    def children(self) -> list[Job]:
+        """This job's child jobs (detached from the session), oldest first."""
+        from soundstage.platform.jobs.fanout import children_of
+
+        with self.db.session() as session:
+            rows = children_of(session, self.job_id)
+            session.expunge_all()
+        return rows
+
     # -- costs (seed 003) -------------------------------------------------------------------
 
     @property
@@ -139,12 +185,17 @@ class JobContext:
 
         line, estimated = _as_line(cost, step)
         with self.db.session() as session:
-            if session.get(Job, self.job_id) is None:
+            if session.get(Job, self.cost_job_id) is None:
                 return  # the job (its owner) was deleted meanwhile
             costs.add_cost(
-                session, self.job_id, self.owner_id, line, attempt=self.attempt, estimated=estimated
+                session,
+                self.cost_job_id,
+                self.owner_id,
+                line,
+                attempt=self.attempt,
+                estimated=estimated,
             )
-            reason = costs.over_job_budget(session, self.settings, self.job_id)
+            reason = costs.over_job_budget(session, self.settings, self.cost_job_id)
             session.commit()
         if reason is not None:
             self._over_budget = reason

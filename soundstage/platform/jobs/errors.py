@@ -17,6 +17,11 @@ class JobInterrupted(Exception):
     """Raised inside handlers when the runner is stopping; the job goes back to the queue."""
 
 
+class JobParked(JobInterrupted):
+    """Raised by `JobContext.fan_out` once the job waits for its child jobs: the attempt
+    ends without an outcome, and the handler runs again when the children have ended."""
+
+
 class JobOverBudget(Exception):
     """Raised by `JobContext.progress` once the job's recorded costs pass its budget.
 

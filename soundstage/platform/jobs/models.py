@@ -22,6 +22,8 @@ class JobState(StrEnum):
     # Waiting for an asynchronous moderation provider before it may be queued (seed 003).
     MODERATING = "moderating"
     MODERATION_FAILED = "moderation_failed"  # refused by moderation; never runs
+    # Fanned out: parked until its child jobs end, then queued again to gather them (fan-in).
+    WAITING = "waiting"
 
 
 TERMINAL_STATES = frozenset(
@@ -65,6 +67,12 @@ class Job(Base):
     worker: Mapped[str | None] = mapped_column(String(200))
     lease_until: Mapped[datetime | None]
     dispatched_at: Mapped[datetime | None]  # last sent to the broker
+    # Fan-out: a child job's parent; while a parent waits for its children, how its
+    # progress follows theirs ({"label": str, "to": pct, "total": n}).
+    parent_id: Mapped[str | None] = mapped_column(
+        ForeignKey("jobs.id", ondelete="CASCADE"), index=True
+    )
+    fan_out: Mapped[dict[str, Any] | None]
 
 
 class JobEvent(Base):

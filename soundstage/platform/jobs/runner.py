@@ -196,9 +196,10 @@ class EmbeddedRunner:
         wall_s, cpu_s = clock.elapsed()
         line = embedded("compute", wall_s, cpu_s, "cpu_second")
         try:
+            cost_job_id = job.parent_id or job.id  # a child's costs are its parent's
             with self.db.session() as session:
-                if session.get(Job, job.id) is not None:
-                    costs.add_cost(session, job.id, job.owner_id, line, attempt=job.attempts)
+                if session.get(Job, cost_job_id) is not None:
+                    costs.add_cost(session, cost_job_id, job.owner_id, line, attempt=job.attempts)
                     session.commit()
         except Exception:  # a lost cost line must not lose the job's outcome
             log.exception("job %s: could not record its compute time", job.id)

@@ -28,6 +28,7 @@ class JobOut(BaseModel):
     payload: dict[str, Any]
     result: dict[str, Any] | None
     estimated_usd: float | None = None  # the cost estimate accepted at submission (USD)
+    parent_id: str | None = None  # a child job's parent (a fanned-out job's part)
 
 
 class JobEventOut(BaseModel):

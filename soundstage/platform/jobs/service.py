@@ -29,7 +29,9 @@ ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
     S.QUEUED: frozenset({S.RUNNING, S.CANCELLED, S.MODERATING}),
     S.MODERATING: frozenset({S.QUEUED, S.MODERATION_FAILED, S.CANCELLED}),
     # running -> queued: a transient-error retry or recovery after a restart.
-    S.RUNNING: frozenset({S.COMPLETED, S.FAILED, S.CANCELLED, S.QUEUED}),
+    # running -> waiting: fanned out to child jobs; queued again when they have all ended.
+    S.RUNNING: frozenset({S.COMPLETED, S.FAILED, S.CANCELLED, S.QUEUED, S.WAITING}),
+    S.WAITING: frozenset({S.QUEUED, S.CANCELLED}),
     S.FAILED: frozenset({S.QUEUED}),  # a manual retry
     S.COMPLETED: frozenset(),
     S.CANCELLED: frozenset(),
@@ -55,7 +57,8 @@ def _wake_runners(_session: Session) -> None:
         runner.wake()
 
 
-def _wake_after_commit(session: Session) -> None:
+def wake_after_commit(session: Session) -> None:
+    """Poke the live runners once `session` commits (it queued work)."""
     if not event.contains(session, "after_commit", _wake_runners):
         event.listen(session, "after_commit", _wake_runners, once=True)
 
@@ -154,7 +157,7 @@ def submit_job(
         JobEvent(job_id=job.id, at=now, from_state=None, to_state=S.QUEUED, message="submitted")
     )
     session.flush()
-    _wake_after_commit(session)
+    wake_after_commit(session)
     return job
 
 
@@ -167,15 +170,15 @@ def get_job_for_owner(session: Session, job_id: str, owner_id: str) -> Job:
 
 
 def cancel_job(session: Session, job: Job, message: str = "cancelled by user") -> Job:
-    """Cancel a queued (or moderating) job now; ask a running one to stop at its next
-    progress report.
+    """Cancel a queued, moderating or waiting job now (a waiting job's children too); ask
+    a running one to stop at its next progress report.
 
     Already cancelled: no change. Finished otherwise: IllegalTransition (409).
     """
     locked = lock_job(session, job.id)
     if locked is None:
         raise JobNotFound()
-    if locked.state in WAITING_STATES:
+    if locked.state in WAITING_STATES or locked.state == S.WAITING:
         transition(session, locked, S.CANCELLED, message)
     elif locked.state == S.RUNNING:
         locked.cancel_requested = True
@@ -192,21 +195,26 @@ def retry_job(session: Session, job: Job) -> Job:
         raise JobNotFound()
     if locked.state != S.FAILED:
         raise IllegalTransition(f"only failed jobs can be retried; this one is {locked.state}")
+    from soundstage.platform.jobs.fanout import forget_children  # fanout uses this module
+
+    forget_children(session, locked.id)
     transition(session, locked, S.QUEUED, "retry requested")
     locked.attempts = 0
+    locked.fan_out = None
     locked.error = None
     locked.run_after = utcnow()
     locked.cancel_requested = False
     session.flush()
-    _wake_after_commit(session)
+    wake_after_commit(session)
     return locked
 
 
 def list_jobs_query(
     owner_id: str, *, state: str | None = None, type: str | None = None
 ) -> Select[tuple[Job]]:
-    """Newest first; filters by state and type when given."""
-    stmt = select(Job).where(Job.owner_id == owner_id)
+    """Newest first; filters by state and type when given. Child jobs (a fanned-out job's
+    parts) are left out: their parent shows their progress."""
+    stmt = select(Job).where(Job.owner_id == owner_id, Job.parent_id.is_(None))
     if state:
         stmt = stmt.where(Job.state == state)
     if type:
@@ -399,7 +407,7 @@ def finish_moderation(
     else:
         transition(session, job, S.QUEUED, f"passed {record.get('provider', '')} moderation")
         job.stage, job.run_after = "queued", utcnow()
-        _wake_after_commit(session)
+        wake_after_commit(session)
     session.flush()
     return job
 

@@ -13,7 +13,7 @@
   var TERMINAL = { completed: true, failed: true, cancelled: true, moderation_failed: true };
   var openStreams = 0;
   // The status a generation job gives its track, for the card's badge (data-badge).
-  var TRACK_STATUS = { moderating: "queued", queued: "queued", running: "generating", completed: "ready", failed: "failed", cancelled: "cancelled", moderation_failed: "failed" };
+  var TRACK_STATUS = { moderating: "queued", queued: "queued", running: "generating", waiting: "generating", completed: "ready", failed: "failed", cancelled: "cancelled", moderation_failed: "failed" };
 
   function capitalize(text) {
     return text ? text.charAt(0).toUpperCase() + text.slice(1) : "";

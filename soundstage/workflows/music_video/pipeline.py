@@ -6,7 +6,11 @@ handlers below wrap them with rows, storage and progress:
 
 - `music_video.generate`: the clips still missing (or the ones being regenerated),
   in parallel, rate limited by the provider; then composition. Progress 0–80 %
-  for clips, 80–100 % for composition at milestones (seed 001).
+  for clips, 80–100 % for composition at milestones (seed 001). The clips run on
+  threads of the job, or, scaled out (`video_clip_jobs`), as `music_video.clip`
+  child jobs that any render worker takes; the generate job waits for them and
+  then composes (fan-out and fan-in, `JobContext.fan_out`).
+- `music_video.clip`: one clip, rendered and stored.
 - `music_video.compose`: composition alone.
 
 A re-run after a crash skips clips this job already finished, and every file is
@@ -41,6 +45,7 @@ if TYPE_CHECKING:
     from soundstage.providers.base import CostRecord
 
 GENERATE_JOB = "music_video.generate"
+CLIP_JOB = "music_video.clip"
 COMPOSE_JOB = "music_video.compose"
 CLIP_SHARE = 80.0  # % of a generate job's progress spent on clips; composition takes the rest
 
@@ -56,17 +61,22 @@ def video_prefix(video: Any) -> str:
 
 def register_jobs() -> None:
     register_job_type(GENERATE_JOB, run_generate_job, queue=RENDER_QUEUE)
+    register_job_type(CLIP_JOB, run_clip_job, queue=RENDER_QUEUE)
     register_job_type(COMPOSE_JOB, run_compose_job, queue=RENDER_QUEUE)
     add_transition_listener(mark_ended_before_start)
 
 
 def mark_ended_before_start(session, job, from_state: str | None, to_state: str) -> None:
     """A generation cancelled while queued, or refused by moderation, never runs its handler:
-    the video goes back to its last composed version, or fails when it has none."""
+    the video goes back to its last composed version, or fails when it has none. One
+    cancelled while it waits for its clip jobs also gives back its clips and regeneration."""
+    if job.type not in (GENERATE_JOB, COMPOSE_JOB):
+        return
+    if to_state == JobState.CANCELLED and from_state == JobState.WAITING:
+        _restore_after_failure(session, job.payload["video_id"], job.payload, None)
+        return
     refused = to_state == JobState.MODERATION_FAILED
-    if job.type not in (GENERATE_JOB, COMPOSE_JOB) or not (
-        refused or (to_state == JobState.CANCELLED and from_state == JobState.QUEUED)
-    ):
+    if not (refused or (to_state == JobState.CANCELLED and from_state == JobState.QUEUED)):
         return
     from sqlalchemy import select
 
@@ -280,19 +290,66 @@ def video_generator(settings: Settings) -> Any:
 
 
 def run_generate_job(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
-    """Generate the clips still missing (or the ones asked to regenerate), then compose."""
+    """Generate the clips still missing (or the ones asked to regenerate), then compose.
+
+    Fanned out, the first run queues one clip job per clip and parks; the run after the
+    last clip job ended finds them finished (or fails with the first clip's error)."""
     video_id = payload["video_id"]
     work = ctx.work_dir()
     try:
-        specs, plan = _prepare_clips(ctx, video_id, payload.get("clip_ids"))
+        children = ctx.children()
+        _raise_for_failed_clips(children)
+        done_by = {child.id for child in children}
+        specs, plan = _prepare_clips(ctx, video_id, payload.get("clip_ids"), done_by)
         ctx.progress(1, f"generating {len(specs)} clip(s)")
-        generated = _generate(ctx, video_id, specs, plan, work)
+        if not children and clips_as_jobs(ctx.settings, len(specs)):
+            clip_jobs = [{"video_id": video_id, "clip_id": clip_id} for clip_id in specs]
+            ctx.fan_out(CLIP_JOB, clip_jobs, label="clips", progress_to=CLIP_SHARE)
+        generated = len(children) + _generate(ctx, video_id, specs, plan, work)
         result: dict[str, Any] = {"video_id": video_id, "clips_generated": generated}
         if payload.get("compose", True):
             result.update(_compose(ctx, video_id, work, start=CLIP_SHARE))
         return result
     except BaseException as error:
         _record_failure(ctx, video_id, error)
+        raise
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def clips_as_jobs(settings: Settings, n_clips: int) -> bool:
+    """Whether a generation runs its clips as child jobs (fan-out) rather than threads."""
+    mode = settings.video_clip_jobs
+    return n_clips > 1 and (mode == "always" or (mode == "auto" and bool(settings.broker_url)))
+
+
+def _raise_for_failed_clips(children: list[Any]) -> None:
+    """A clip job that did not complete fails the generation with its reason."""
+    for child in children:
+        if child.state != JobState.COMPLETED:
+            reason = child.error or child.state
+            raise RuntimeError(f"clip job {child.id} {child.state}: {reason}")
+
+
+def run_clip_job(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
+    """One clip of a fanned-out generation: render it and store it (a re-run overwrites the
+    same key, so nothing is duplicated)."""
+    video_id, clip_id = payload["video_id"], payload["clip_id"]
+    work = ctx.work_dir()
+    try:
+        spec, plan = _clip_spec_of(ctx, video_id, clip_id)
+        generator = ctx.watch_costs(video_generator(ctx.settings), step="clips")
+        ctx.progress(1, "rendering the clip")
+        rendered = render_one(
+            generator,
+            spec,
+            work / f"{clip_id}.mp4",
+            lambda f: ctx.progress(1 + 97 * f, "rendering the clip"),
+        )
+        key = _store_clip(ctx, plan, clip_id, rendered)
+        return {"video_id": video_id, "clip_id": clip_id, "file_key": key}
+    except BaseException as error:
+        _mark_clip_failed(ctx, clip_id, error)
         raise
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -330,36 +387,55 @@ def _load(session: Any, video_id: str):
     return video, song, analysis.result
 
 
-def _prepare_clips(
-    ctx: JobContext, video_id: str, clip_ids: list[str] | None
-) -> tuple[dict[str, ClipSpec], _ClipPlan]:
-    """Specs of the clips to make now; marks them generating. Skips what this job finished."""
+def _spec_of(video: Any, clip: Any, section: Any, analysis: dict[str, Any]) -> ClipSpec:
     from soundstage.workflows.music_video import service
-    from soundstage.workflows.music_video.models import ClipStatus, VideoSection, VideoStatus
 
+    return clip_spec(
+        analysis, start_frame=clip.start_frame, n_frames=clip.n_frames, fps=clip.fps,
+        width=video.width, height=video.height, template=video.video_type,
+        prompt=clip.prompt, seed=service.clip_seed(video.seed, clip, section),
+        section_label=section.label, first_in_section=clip.index_in_section == 0,
+        captions=video.captions,
+    )  # fmt: skip
+
+
+def _prepare_clips(
+    ctx: JobContext, video_id: str, clip_ids: list[str] | None, done_by: set[str]
+) -> tuple[dict[str, ClipSpec], _ClipPlan]:
+    """Specs of the clips to make now; marks them generating. Skips what this job (or its
+    clip jobs, `done_by`) finished."""
+    from soundstage.workflows.music_video import service
+    from soundstage.workflows.music_video.models import ClipStatus, VideoStatus
+
+    finishers = {ctx.job_id, *done_by}
     with ctx.session() as session:
         video, _song, analysis = _load(session, video_id)
         sections = {s.id: s for s in service.sections_of(session, video.song_id)}
         specs: dict[str, ClipSpec] = {}
-        seeds: dict[str, int] = {}
         for clip in service.clips_of(session, video.song_id):
-            finished_here = clip.status == ClipStatus.COMPLETED and clip.job_id == ctx.job_id
+            finished_here = clip.status == ClipStatus.COMPLETED and clip.job_id in finishers
             wanted = clip.id in clip_ids if clip_ids else clip.status != ClipStatus.COMPLETED
             if not wanted or finished_here:
                 continue
-            section: VideoSection = sections[clip.section_id]
-            seed = service.clip_seed(video.seed, clip, section)
-            seeds[clip.id] = seed
-            specs[clip.id] = clip_spec(
-                analysis, start_frame=clip.start_frame, n_frames=clip.n_frames, fps=clip.fps,
-                width=video.width, height=video.height, template=video.video_type,
-                prompt=clip.prompt, seed=seed, section_label=section.label,
-                first_in_section=clip.index_in_section == 0, captions=video.captions,
-            )  # fmt: skip
+            specs[clip.id] = _spec_of(video, clip, sections[clip.section_id], analysis)
             clip.status, clip.error = ClipStatus.GENERATING, None
         video.status, video.error = VideoStatus.GENERATING, None
         session.commit()
-        return specs, _ClipPlan(seeds, video_prefix(video))
+        return specs, _ClipPlan({k: spec.seed for k, spec in specs.items()}, video_prefix(video))
+
+
+def _clip_spec_of(ctx: JobContext, video_id: str, clip_id: str) -> tuple[ClipSpec, _ClipPlan]:
+    """The spec of one clip of a fanned-out generation (the generate job marked it)."""
+    from soundstage.workflows.music_video.models import VideoClip, VideoSection
+
+    with ctx.session() as session:
+        video, _song, analysis = _load(session, video_id)
+        clip = session.get(VideoClip, clip_id)
+        section = session.get(VideoSection, clip.section_id) if clip is not None else None
+        if clip is None or section is None:
+            raise JobCancelled("the clip was deleted")
+        spec = _spec_of(video, clip, section, analysis)
+        return spec, _ClipPlan({clip_id: spec.seed}, video_prefix(video))
 
 
 def _generate(
@@ -367,7 +443,6 @@ def _generate(
 ) -> int:
     if not specs:
         return 0
-    from soundstage.workflows.music_video.models import VideoClip
 
     generator = ctx.watch_costs(video_generator(ctx.settings), step="clips")
     total = len(specs)
@@ -375,21 +450,7 @@ def _generate(
 
     def store(clip_id: str, clip: RenderedClip) -> None:
         nonlocal finished
-        key = f"{plan.prefix}clips/{clip_id}-{plan.seeds[clip_id]}.mp4"
-        size = clip.path.stat().st_size
-        ctx.storage.put_file(key, clip.path, move=True)
-        with ctx.session() as session:
-            row = session.get(VideoClip, clip_id)
-            if row is None:
-                ctx.storage.delete(key)
-                raise JobCancelled("the video was deleted")
-            old = row.file_key
-            row.status, row.file_key, row.size_bytes = "completed", key, size
-            row.provider, row.cost_usd = clip.provider, row.cost_usd + clip.cost_usd
-            row.compute_s, row.job_id = round(clip.compute_s, 3), ctx.job_id
-            session.commit()
-        if old and old != key:
-            ctx.storage.delete(old)
+        _store_clip(ctx, plan, clip_id, clip)
         finished += 1
 
     def progress(fraction: float) -> None:
@@ -406,6 +467,28 @@ def _generate(
             raise failure.error from None
         raise
     return total
+
+
+def _store_clip(ctx: JobContext, plan: _ClipPlan, clip_id: str, clip: RenderedClip) -> str:
+    """Publish a rendered clip under a key named by its seed and point its row at it."""
+    from soundstage.workflows.music_video.models import ClipStatus, VideoClip
+
+    key = f"{plan.prefix}clips/{clip_id}-{plan.seeds[clip_id]}.mp4"
+    size = clip.path.stat().st_size
+    ctx.storage.put_file(key, clip.path, move=True)
+    with ctx.session() as session:
+        row = session.get(VideoClip, clip_id)
+        if row is None:
+            ctx.storage.delete(key)
+            raise JobCancelled("the video was deleted")
+        old = row.file_key
+        row.status, row.file_key, row.size_bytes = ClipStatus.COMPLETED, key, size
+        row.provider, row.cost_usd = clip.provider, row.cost_usd + clip.cost_usd
+        row.compute_s, row.job_id = round(clip.compute_s, 3), ctx.job_id
+        session.commit()
+    if old and old != key:
+        ctx.storage.delete(old)
+    return key
 
 
 def _mark_clip_failed(ctx: JobContext, clip_id: str, error: BaseException) -> None:
@@ -476,6 +559,20 @@ def _record_failure(ctx: JobContext, video_id: str, error: BaseException) -> Non
     A video that was composed before stays watchable (with the error shown), and a
     failed or cancelled regeneration gives its regeneration back.
     """
+
+    if isinstance(error, JobInterrupted):  # back to the queue: the next attempt carries on
+        return
+    cancelled = isinstance(error, JobCancelled)
+    message = None if cancelled else (str(error) or type(error).__name__)
+    with ctx.session() as session:
+        _restore_after_failure(session, video_id, ctx.payload, message)
+        session.commit()
+
+
+def _restore_after_failure(
+    session: Any, video_id: str, payload: dict[str, Any], message: str | None
+) -> None:
+    """`_record_failure` in the caller's transaction; `message` None means cancelled."""
     from soundstage.workflows.music_video.models import (
         ClipStatus,
         MusicVideo,
@@ -484,29 +581,23 @@ def _record_failure(ctx: JobContext, video_id: str, error: BaseException) -> Non
     )
     from soundstage.workflows.music_video.models import VideoStatus as S
 
-    if isinstance(error, JobInterrupted):  # back to the queue: the next attempt carries on
+    video = session.get(MusicVideo, video_id)
+    if video is None:
         return
-    with ctx.session() as session:
-        video = session.get(MusicVideo, video_id)
-        if video is None:
-            return
-        for clip in session.query(VideoClip).filter_by(
-            song_id=video.song_id, status=ClipStatus.GENERATING
-        ):
-            clip.status = ClipStatus.COMPLETED if clip.file_key else ClipStatus.PLANNED
-        refund = ctx.payload.get("refund") or {}
-        for model, row_id in (
-            (VideoSection, refund.get("section_id")),
-            (VideoClip, refund.get("clip_id")),
-        ):
-            row = session.get(model, row_id) if row_id else None
-            if row is not None and row.regeneration_count > 0:
-                row.regeneration_count -= 1
-        cancelled = isinstance(error, JobCancelled)
-        message = None if cancelled else (str(error) or type(error).__name__)
-        if video.video_key:
-            video.status, video.error = S.READY, message
-        else:
-            video.status = S.FAILED
-            video.error = message or "cancelled before the video was composed"
-        session.commit()
+    for clip in session.query(VideoClip).filter_by(
+        song_id=video.song_id, status=ClipStatus.GENERATING
+    ):
+        clip.status = ClipStatus.COMPLETED if clip.file_key else ClipStatus.PLANNED
+    refund = payload.get("refund") or {}
+    for model, row_id in (
+        (VideoSection, refund.get("section_id")),
+        (VideoClip, refund.get("clip_id")),
+    ):
+        row = session.get(model, row_id) if row_id else None
+        if row is not None and row.regeneration_count > 0:
+            row.regeneration_count -= 1
+    if video.video_key:
+        video.status, video.error = S.READY, message
+    else:
+        video.status = S.FAILED
+        video.error = message or "cancelled before the video was composed"
