@@ -140,7 +140,9 @@ class Heartbeat:
             try:
                 with self.db.session() as session:
                     if not leases.renew_lease(session, self.job_id, self.worker, self.lease_s):
-                        log.info("job %s: lease ended (finished, waiting or taken over)", self.job_id)
+                        log.info(
+                            "job %s: lease ended (finished, waiting or taken over)", self.job_id
+                        )
                         return
             except Exception:  # a missed beat is retried; the lease has slack for two
                 log.exception("job %s: could not renew the lease", self.job_id)
