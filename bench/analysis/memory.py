@@ -10,7 +10,7 @@ decoders are separate processes and are not counted. The same process's peak
 after importing the analysis modules and analysing a 1-second file is the
 baseline (interpreter, numpy, librosa, scipy), reported separately and
 subtracted for the "above baseline" column. The decoded PCM size is the
-mono float32 22.05 kHz signal the analysis works on (5.3 MB per minute).
+mono float32 22.05 kHz signal the analysis works on (5.0 MiB per minute).
 
 `--write` replaces the "## Analysis memory" section of docs/benchmarks.md
 (placed after "## Section boundaries" when it is new).
@@ -34,6 +34,10 @@ SECTION = "## Analysis memory"
 AFTER = "## Section boundaries"
 PCM_MB_PER_MIN = 60 * 22050 * 4 / 2**20
 BOUND_MB = 1024  # the stated bound for a 60-minute file
+NOTE = (
+    "Where the peak comes from, step by step, and what remains: "
+    '[analysis.md, "Memory"](analysis.md#memory).'
+)
 
 CHILD = r"""
 import json, sys, time
@@ -118,6 +122,7 @@ def markdown(rows: list[tuple[float, dict]]) -> str:
             f"| {minutes:g} min | {pcm:.0f} | {r['peak_mb']:.0f} | {above:.0f} | "
             f"{r['peak_mb'] / ten['peak_mb']:.2f}× | {above / pcm:.2f} | {r['seconds']:.1f} |"
         )
+    lines += ["", NOTE]
     return "\n".join(lines) + "\n"
 
 

@@ -94,6 +94,7 @@ def main() -> None:
         f"| warm: second call in one process | {warm:.2f} | {warm / decode:.1f}× | ≤ 3 s |",
         f"| baseline: FFmpeg decode to 22.05 kHz mono | {decode:.2f} | 1.0× | |",
         "",
+        "",  # write_section drops one newline before the next heading
     ])  # fmt: skip
     print(text)
     if args.write:

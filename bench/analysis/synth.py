@@ -93,6 +93,10 @@ def drum_pattern(
     "waltz" (3/4), "six8" (6/8, `bpm` is the dotted-quarter beat, two per bar),
     "swing" (4/4, swung 8th ride, hats on 2 and 4), "half" (4/4 half-time:
     kick on 1, snare on 3 only, 8th hats).
+
+    For "half", `bpm` is the notated quarter, but the reference (truth "bpm",
+    "beats") is the level a listener taps, `half_time_tactus` (docs/benchmarks.md,
+    "Analysis accuracy"); the notated tempo is truth "notated_bpm".
     """
     rng = np.random.default_rng(seed)
     out = np.zeros(int(duration_s * sr))
@@ -160,7 +164,47 @@ def drum_pattern(
         "downbeats": beats[::meter],
         "meter": meter,
     }
+    if style == "half":
+        truth = _half_time_truth(bpm, beats, periods, end_bpm is None)
     return out.astype(np.float32), truth
+
+
+HALF_TIME_SLOWEST_TACTUS = 60.0  # BPM; a slower backbeat is tapped at its eighth notes
+
+
+def half_time_tactus(notated_bpm: float) -> float:
+    """The tempo a listener taps for a half-time groove notated at `notated_bpm`.
+
+    Kick on 1 and snare on 3 with eighth hats is, heard without a score, a plain
+    backbeat (kick, snare, kick, snare) at half the notated tempo with sixteenth
+    hats, and the kick-snare pulse is the tactus; when that is slower than 60 BPM
+    (inter-beat interval over a second, below the usual tactus range), listeners
+    subdivide and tap its eighth notes (the notated quarter), or again its
+    sixteenths for the slowest grooves. Chosen on these perceptual grounds, not
+    from the analysis output (docs/benchmarks.md, "Analysis accuracy").
+    """
+    tempo = notated_bpm / 2
+    while tempo < HALF_TIME_SLOWEST_TACTUS:
+        tempo *= 2
+    return tempo
+
+
+def _half_time_truth(bpm: float, beats: np.ndarray, periods: np.ndarray, steady: bool) -> dict:
+    """Reference beats at `half_time_tactus`: every other notated beat, each one, or eighths."""
+    factor = half_time_tactus(bpm) / bpm
+    if factor < 1:
+        tapped = beats[::2]
+    elif factor == 1:
+        tapped = beats
+    else:
+        tapped = np.sort(np.concatenate([beats, beats + periods / 2]))
+    return {
+        "bpm": bpm * factor if steady else None,
+        "notated_bpm": bpm if steady else None,
+        "beats": tapped,
+        "downbeats": tapped[::4],
+        "meter": 4,
+    }
 
 
 def chord_pad(

@@ -17,8 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
+from soundstage.media.analysis._onset import all_finite
 from soundstage.media.analysis.descriptors import compute_descriptors, signal_stats
-from soundstage.media.analysis.features import SR, compute_features, energy_curve
+from soundstage.media.analysis.features import SR, Features, compute_features, energy_curve
 from soundstage.media.analysis.lyrics import Transcriber, align_lyrics, parse_lyrics
 from soundstage.media.analysis.mood import (
     genre_probabilities,
@@ -26,7 +27,7 @@ from soundstage.media.analysis.mood import (
     mood_scores,
     mood_summary,
 )
-from soundstage.media.analysis.result import AnalysisResult, LyricLine
+from soundstage.media.analysis.result import AnalysisResult, KeyEstimate, LyricLine, Rhythm
 from soundstage.media.analysis.structure import detect_sections, suggested_sections
 from soundstage.media.analysis.vocals import detect_vocals
 from soundstage.media.audio.decode import AudioInfo, probe_audio, read_chunks
@@ -115,9 +116,6 @@ def analyze_signal(
     `loudness` is a report measured elsewhere (on the original channels); when
     None it is measured on `y`.
     """
-    from soundstage.media.analysis.key import estimate_key
-    from soundstage.media.analysis.rhythm import estimate_rhythm
-
     progress = on_progress or (lambda fraction, stage: None)
     y = _prepare(y, sr)
     if y.size == 0:
@@ -125,16 +123,7 @@ def analyze_signal(
     duration = len(y) / SR
     warnings: list[str] = []
     progress(0.2, "rhythm, key and features")
-    # numpy/FFT work releases the GIL: rhythm and key run beside the frame features. On
-    # long signals each holds copies of the signal, so they take turns (bounded memory).
-    workers = 1 if duration > SERIAL_ABOVE_S else 2
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        rhythm_job = pool.submit(estimate_rhythm, y, SR)
-        key_job = pool.submit(estimate_key, y, SR)
-        feat = compute_features(y, SR)
-        curve = energy_curve(y, SR, ENERGY_CURVE_HZ)
-        _ = feat.hpss
-        rhythm, key = rhythm_job.result(), key_job.result()
+    rhythm, key, feat, curve = _signal_steps(y, serial=duration > SERIAL_ABOVE_S)
     progress(0.7, "vocals")
     vocals = detect_vocals(feat)
     vocal_fraction = sum(b - a for a, b in vocals) / duration
@@ -193,6 +182,34 @@ def analyze_signal(
     return result
 
 
+def _signal_steps(
+    y: np.ndarray, *, serial: bool
+) -> tuple[Rhythm, KeyEstimate, Features, np.ndarray]:
+    """Rhythm, key, frame features (with the HPSS sums) and the energy curve of `y`.
+
+    numpy/FFT work releases the GIL, so rhythm and key normally run beside the
+    frame features. On long signals (`serial`) every step runs alone: each
+    holds temporaries of the signal's size, and overlapping them would add up
+    (bounded memory over speed).
+    """
+    from soundstage.media.analysis.key import estimate_key
+    from soundstage.media.analysis.rhythm import estimate_rhythm
+
+    def frame_features() -> tuple[Features, np.ndarray]:
+        feat = compute_features(y, SR)
+        _ = feat.hpss_frames
+        return feat, energy_curve(y, SR, ENERGY_CURVE_HZ)
+
+    if serial:
+        rhythm, key = estimate_rhythm(y, SR), estimate_key(y, SR)
+        return rhythm, key, *frame_features()
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        rhythm_job = pool.submit(estimate_rhythm, y, SR)
+        key_job = pool.submit(estimate_key, y, SR)
+        feat, curve = frame_features()
+        return rhythm_job.result(), key_job.result(), feat, curve
+
+
 def reference_features(path: Path) -> dict:
     """BPM, key, mode, energy (0..1) and loudness (LUFS) of a reference track (fast path)."""
     from soundstage.media.analysis.key import estimate_key
@@ -239,6 +256,7 @@ def decode_mono(path: Path, channels: int = 2, duration_s: float | None = None) 
     try:
         for c in read_chunks(path, SR, ch, chunk_frames=SR * 60):
             m = len(c)
+            c = np.nan_to_num(c, copy=False, nan=0.0, posinf=0.0, neginf=0.0)  # per chunk
             if extra or n + m > cap:
                 extra.append(c.mean(axis=1))
             elif ch == 1:
@@ -252,7 +270,7 @@ def decode_mono(path: Path, channels: int = 2, duration_s: float | None = None) 
     y = np.concatenate([y[:n], *extra]) if extra else y[:n]
     if y.size == 0:
         raise AnalysisError(f"{path.name}: no audio samples")
-    return np.nan_to_num(y, copy=False)
+    return y
 
 
 def _probe(path: Path) -> AudioInfo:
@@ -314,14 +332,19 @@ def _loudness_report(
 
 
 def _prepare(y: np.ndarray, sr: int) -> np.ndarray:
+    """Mono contiguous float32 at `SR`; non-finite samples become 0 (the caller's array is
+    left alone). Checked block by block: a whole-signal nan_to_num builds several
+    signal-sized masks."""
     y = np.asarray(y, dtype=np.float32)
     if y.ndim > 1:
         y = y.mean(axis=1) if y.shape[0] > y.shape[1] else y.mean(axis=0)
+    if not all_finite(y):  # before resampling, which rejects non-finite input
+        y = np.nan_to_num(y, nan=0.0, posinf=0.0, neginf=0.0)
     if sr != SR and y.size:
         import librosa
 
         y = librosa.resample(y, orig_sr=sr, target_sr=SR, res_type="soxr_hq")
-    return np.nan_to_num(np.ascontiguousarray(y, dtype=np.float32), copy=False)
+    return np.ascontiguousarray(y, dtype=np.float32)
 
 
 def _clean_lines(lines: list[LyricLine], duration: float) -> list[LyricLine]:

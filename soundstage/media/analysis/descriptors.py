@@ -49,8 +49,8 @@ def signal_stats(
     if not active.any():
         active = np.ones_like(active)
     sel = active
-    harm, perc = feat.hpss
-    h_e, p_e = harm[:, sel].sum(), perc[:, sel].sum()
+    harm, perc, _ = feat.hpss_frames
+    h_e, p_e = float(harm[sel].sum(dtype=np.float64)), float(perc[sel].sum(dtype=np.float64))
     peak_db = float(np.percentile(rms_db, 95)) if len(rms_db) else SILENCE_DBFS
     loud_frames = rms_db > peak_db - 6.0
     vocal_band = feat.band(300, 3400)

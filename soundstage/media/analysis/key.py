@@ -26,7 +26,7 @@ import librosa
 import numpy as np
 from scipy.ndimage import maximum_filter1d, minimum_filter1d
 
-from soundstage.media.analysis._onset import KEY_SR, reduce_spectrogram, to_mono_rate
+from soundstage.media.analysis._onset import KEY_SR, reduce_spectrogram, signal_rms, to_mono_rate
 from soundstage.media.analysis.result import KeyEstimate
 
 NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
@@ -79,7 +79,7 @@ def key_chroma(y: np.ndarray, sr: int) -> np.ndarray:
 def key_chromas(y: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray]:
     """Pitch-class profile (65 Hz–2.1 kHz) and bass profile (35–220 Hz), summed over time."""
     y = to_mono_rate(y, sr, KEY_SR)
-    if y.size < N_FFT or float(np.sqrt(np.mean(y.astype(np.float64) ** 2))) < SILENCE_RMS:
+    if y.size < N_FFT or signal_rms(y) < SILENCE_RMS:
         return np.zeros(12), np.zeros(12)
     head = y[: int(TUNING_SECONDS * KEY_SR)]
     tuning = float(librosa.estimate_tuning(y=head, sr=KEY_SR, n_fft=N_FFT, hop_length=HOP * 2))

@@ -17,13 +17,16 @@ Pipeline, all at 22.05 kHz with a 512-sample hop (≈ 43 frames per second):
    (centre 115 BPM, one octave wide) and refined by parabolic interpolation.
    Metrical level: beats are tracked at the candidate tempo and an accent
    envelope (flux of mel amplitudes, so loud kicks, snares and chords count
-   more than hats) is read on them. Every second beat much weaker → too fast
-   (halve); a strong event halfway between beats → too slow (double); a
+   more than hats) is read on them, at the loudest of eight beat phases.
+   Every second beat much weaker → too fast (halve), unless the soft beats
+   carry the kick (a backbeat with a loud snare; halved only above ~141 BPM);
+   a strong event halfway between beats → too slow (double); a
    strong-weak-weak pattern → a ternary pulse (divide by 3). A move is taken
    only when the new level passes the same tests.
 4. Beats: dynamic programming (librosa's Ellis beat tracker) on our envelope,
    fed with our tempo, or with a smoothed local tempo curve when the tempo
-   moves by more than a few percent.
+   moves by more than a few percent; moved by k/8 of a beat when that series
+   is clearly (1.5×) louder (the tracker locked onto off-beat bass and hats).
 5. Meter and downbeats: beat-synchronous low-band onset strength, harmonic
    change (chroma novelty) and loudness are scored for every bar phase of a
    3- and a 4-beat bar; periodicity of the same features at 3 vs 4 beats picks
@@ -38,12 +41,18 @@ accuracy bench (docs/analysis.md).
 from __future__ import annotations
 
 import itertools
+from typing import NamedTuple
 
 import librosa
 import numpy as np
 from scipy.ndimage import maximum_filter1d, median_filter, uniform_filter1d
 
-from soundstage.media.analysis._onset import RHYTHM_SR, reduce_spectrogram, to_mono_rate
+from soundstage.media.analysis._onset import (
+    RHYTHM_SR,
+    reduce_spectrogram,
+    signal_rms,
+    to_mono_rate,
+)
 from soundstage.media.analysis.result import Rhythm
 
 HOP = 512
@@ -81,7 +90,7 @@ def estimate_rhythm(
     """
     y = to_mono_rate(y, sr, RHYTHM_SR)
     empty = Rhythm(bpm=0.0, bpm_confidence=0.0, beats=[], downbeats=[], meter=4)
-    if y.size < RHYTHM_SR // 4 or float(np.sqrt(np.mean(y.astype(np.float64) ** 2))) < SILENCE_RMS:
+    if y.size < RHYTHM_SR // 4 or signal_rms(y) < SILENCE_RMS:
         return empty
     feats = _features(y)
     env, low_env = feats["env"], feats["low"]
@@ -93,11 +102,13 @@ def estimate_rhythm(
     weighted = salience * prior
     i = int(np.argmax(weighted))
     bpm = _refine_peak(bpm_grid, weighted, i)
-    bpm = _metrical_level(env, feats["accent"], bpm, min_bpm, max_bpm, tightness)
+    bpm = _metrical_level(feats, bpm, min_bpm, max_bpm, tightness)
     periodicity = _acf_at(acf_mean, FPS * 60.0 / bpm)
 
     tempo_curve = _local_tempo(local, bpm_grid, bpm, len(env))
-    beats = _track_beats(env, tempo_curve, bpm, tightness)
+    beats = _on_beat_phase(
+        _track_beats(env, tempo_curve, bpm, tightness), feats["accent"], PHASE_SHIFT
+    )
     if len(beats) >= 4 and tempo_curve is None:
         # The beats' mean period is finer than the tempogram grid (frame-quantised beats).
         slope = float(np.polyfit(np.arange(len(beats)), beats, 1)[0])
@@ -150,13 +161,15 @@ def _features(y: np.ndarray) -> dict[str, np.ndarray]:
     # chords) outweigh quiet ones (hats, shakers, soft arpeggio notes).
     amp = np.sqrt(mel / ref)
     amp_prev = maximum_filter1d(amp, size=3, axis=0)
-    accent = np.zeros(amp.shape[1])
-    accent[1:] = np.maximum(0.0, amp[:, 1:] - amp_prev[:, :-1]).sum(axis=0)
-    accent = _normalise(accent)
+    amp_flux = np.zeros_like(amp)
+    amp_flux[:, 1:] = np.maximum(0.0, amp[:, 1:] - amp_prev[:, :-1])
+    accent = _normalise(amp_flux.sum(axis=0))
+    low_accent = _normalise(amp_flux[: bounds[1]].sum(axis=0))  # kick and bass loudness
     return {
         "env": env.astype(np.float32),
         "low": bands[0].astype(np.float32),
         "accent": accent.astype(np.float32),
+        "low_accent": low_accent.astype(np.float32),
         "chroma": chroma,
     }
 
@@ -210,11 +223,22 @@ TOO_FAST = 0.42  # accent contrast of even vs odd beats: every second "beat" is 
 TOO_SLOW = 0.45  # accent halfway between beats relative to the beats: a beat falls there
 TERNARY = 0.55  # strong-weak-weak contrast of a 6/8 or swing-triplet pulse (3/4 beats: < 0.25)
 LEGATO_SPLIT_BPM = 100.0  # without a clean subdivision, the octave nearer this wins
+KICK_ON_WEAK = 0.8  # soft beats with this share of the loud beats' kick/bass are beats
+PHASES = 8  # beat phases tried by `_on_beat_phase` (eighths of a beat)
+PHASE_SHIFT = 1.5  # a shifted beat series this much louder replaces the tracked beats
+
+
+class _Pattern(NamedTuple):
+    """Accent pattern of beats tracked at one tempo (see `_accent_pattern`)."""
+
+    parity: float  # |even − odd| / (even + odd) of the accent on beats
+    ternary: float  # strongest of three beat phases vs the other two
+    mid: float  # accent halfway between beats / on beats
+    backbeat: bool  # the soft beats carry (nearly) as much kick/bass as the loud ones
 
 
 def _metrical_level(
-    env: np.ndarray,
-    accent: np.ndarray,
+    feats: dict[str, np.ndarray],
     bpm: float,
     min_bpm: float,
     max_bpm: float,
@@ -227,39 +251,48 @@ def _metrical_level(
     the beats alternate strong/weak (too fast); at half the tactus a strong event
     (a snare, the next kick, a chord) sits halfway between beats (too slow). At
     the tactus, every beat carries an event and the halfway points are weaker.
-    A ternary pulse (6/8 eighths, swing triplets) shows a strong-weak-weak
-    pattern instead. A double level whose own halfway points are strong too (a
-    legato texture with no clear subdivision) is taken only when it is nearer
-    100 BPM (below ~71 BPM). When no test fires, the prior-weighted salience
-    stays.
+    A backbeat (loud snares or claps, the kick on the soft beats) alternates too
+    but is the tactus (Goto & Muraoka's drum-pattern cue): it is halved only
+    above ~141 BPM, where the slower octave is nearer 100 BPM. A ternary pulse (6/8 eighths, swing triplets) shows a
+    strong-weak-weak pattern instead. A double level whose own halfway points are
+    strong too (a legato texture with no clear subdivision) is taken only when it
+    is nearer 100 BPM (below ~71 BPM). When no test fires, the prior-weighted
+    salience stays.
     """
     lo, hi = max(min_bpm, LEVEL_MIN_BPM), min(max_bpm, LEVEL_MAX_BPM)
-    cache: dict[float, tuple[float, float, float]] = {}
+    cache: dict[float, _Pattern] = {}
 
-    def stats(tempo: float) -> tuple[float, float, float]:
+    def stats(tempo: float) -> _Pattern:
         key = round(tempo, 3)
         if key not in cache:
-            cache[key] = _accent_pattern(env, accent, tempo, tightness)
+            cache[key] = _accent_pattern(feats, tempo, tightness)
         return cache[key]
 
+    def fast(tempo: float) -> bool:  # every second beat an off-beat
+        s = stats(tempo)
+        split = LEGATO_SPLIT_BPM * np.sqrt(2)
+        return s.parity > TOO_FAST and (not s.backbeat or tempo > split)
+
+    def slow(tempo: float) -> bool:  # a strong event halfway between beats
+        return stats(tempo).mid > TOO_SLOW
+
     def clean(tempo: float) -> bool:
-        parity, _, mid = stats(tempo)
-        return parity <= TOO_FAST and mid <= TOO_SLOW
+        return not fast(tempo) and not slow(tempo)
 
     def legato(tempo: float) -> bool:  # even beats, but strong events halfway too
-        return stats(tempo)[0] <= TOO_FAST
+        return not fast(tempo)
 
     seen = {round(bpm, 3)}
     for _ in range(3):
-        parity, ternary, mid = stats(bpm)
+        s = stats(bpm)
         nxt = bpm
-        if parity > TOO_FAST and bpm / 2 >= lo and clean(bpm / 2):
+        if fast(bpm) and bpm / 2 >= lo and clean(bpm / 2):
             nxt = bpm / 2
-        elif ternary > TERNARY and parity <= TOO_FAST and bpm / 3 >= lo and clean(bpm / 3):
+        elif s.ternary > TERNARY and not fast(bpm) and bpm / 3 >= lo and clean(bpm / 3):
             nxt = bpm / 3
         elif (
-            parity <= TOO_FAST
-            and mid > TOO_SLOW
+            not fast(bpm)
+            and slow(bpm)
             and bpm * 2 <= hi
             and (clean(bpm * 2) or (legato(bpm * 2) and bpm * 2 < LEGATO_SPLIT_BPM * np.sqrt(2)))
         ):
@@ -271,24 +304,54 @@ def _metrical_level(
     return bpm
 
 
-def _accent_pattern(
-    env: np.ndarray, accent: np.ndarray, bpm: float, tightness: float
-) -> tuple[float, float, float]:
-    """(parity contrast, ternary contrast, halfway / on-beat ratio) of the accent at `bpm`."""
-    beats = _track_beats(env, None, bpm, tightness)
+def _accent_pattern(feats: dict[str, np.ndarray], bpm: float, tightness: float) -> _Pattern:
+    """Accent (and kick/bass) pattern of beats tracked at `bpm`.
+
+    When the tracker locked onto off-beats or a syncopation (off-beat bass and
+    hats in house, the "and" of 3 in drum and bass), the loudest shifted series
+    is read as the beats, so a phase error is not mistaken for a too-slow level.
+    `backbeat`: the soft beats carry ≥ 80 % of the loud beats' low-band (< 150 Hz)
+    loudness, so they hold the kick or bass, not an off-beat hat.
+    """
+    beats = _on_beat_phase(_track_beats(feats["env"], None, bpm, tightness), feats["accent"], 1.0)
     if len(beats) < 6:
-        return 0.0, 0.0, 0.0
-    peak = maximum_filter1d(accent, size=3)
-    on = peak[beats.astype(int)]
-    halfway = peak[((beats[:-1] + beats[1:]) / 2).astype(int)]
+        return _Pattern(0.0, 0.0, 0.0, False)
+    peak = maximum_filter1d(feats["accent"], size=3)
+    low = maximum_filter1d(feats["low_accent"], size=5)
+    idx = beats.astype(int)
+    on = peak[idx]
+    step = np.diff(beats)
+    halfway = peak[(beats[:-1] + step / 2).astype(int)]
     even, odd = float(on[0::2].mean()), float(on[1::2].mean())
     parity = abs(even - odd) / max(even + odd, 1e-9)
+    strong, weak = (0, 1) if even >= odd else (1, 0)
+    backbeat = float(low[idx[weak::2]].mean()) >= KICK_ON_WEAK * float(low[idx[strong::2]].mean())
     thirds = [float(on[k::3].mean()) for k in range(3)]
     top = int(np.argmax(thirds))
     rest = (sum(thirds) - thirds[top]) / 2
     ternary = (thirds[top] - rest) / max(thirds[top] + rest, 1e-9)
-    mid = float(halfway.mean()) / max(float(on.mean()), 1e-9)
-    return parity, ternary, mid
+    scale = max(float(on.mean()), 1e-9)
+    return _Pattern(parity, ternary, float(halfway.mean()) / scale, backbeat)
+
+
+def _on_beat_phase(beats: np.ndarray, accent: np.ndarray, ratio: float) -> np.ndarray:
+    """`beats`, or the series shifted by k/8 of a beat when it is `ratio` × louder.
+
+    The tracker follows the strongest onsets, which can be a syncopated kick or
+    off-beat bass and hats; the loudest series (accent: kicks, snares, chords)
+    is where a listener puts the beat.
+    """
+    if len(beats) < 6:
+        return beats
+    peak = maximum_filter1d(accent, size=3)
+    step = np.diff(beats)
+    shifted = [beats[:-1] + k / PHASES * step for k in range(PHASES)]
+    loudness = [float(peak[np.round(x).astype(int)].mean()) for x in shifted]
+    best = int(np.argmax(loudness))
+    if best == 0 or loudness[best] <= ratio * loudness[0]:
+        return beats
+    out = np.append(shifted[best], beats[-1] + best / PHASES * step[-1])
+    return out[out <= len(accent) - 1]
 
 
 def _acf_at(acf: np.ndarray, lag: float) -> float:

@@ -1,13 +1,15 @@
 """Song form: section boundaries and labels, and beat-aligned video sections.
 
-1. Beat-synchronous features: per beat, mean chroma (L2-normalised) and mean
-   MFCC 1–12 (z-scored over the song), concatenated and L2-normalised. Songs
-   with more than `MAX_UNITS` beats are grouped in runs of beats first.
-2. Self-similarity matrix (cosine) and a novelty curve from a Gaussian-tapered
-   checkerboard kernel slid along its diagonal (Foote 2000).
-3. Peaks of the novelty above mean + 0.5 std, at least `MIN_SECTION_S` apart,
-   are boundaries; each is snapped to the nearest downbeat within two beats,
-   otherwise it stays on its beat.
+1. Units are bars (from the downbeats); per bar, three views: timbre (MFCC
+   1–12), energy (log band energies, loudness, onset flux) and harmony
+   (chroma). Songs with more than `MAX_UNITS` bars are grouped in runs of bars.
+2. Each view's self-similarity matrix gives a Foote novelty curve
+   (checkerboard kernel along the diagonal, Foote 2000); their weighted mean is
+   a kernel for change-point detection.
+3. Boundaries minimise the kernel change-point cost (Harchaoui & Cappé 2007:
+   the within-section scatter of the bars in the kernel's feature space) plus
+   a penalty per boundary that is lower where the novelty is high, by dynamic
+   programming, with sections at least `MIN_SECTION_S` long.
 4. Labels: average-linkage clustering of the segments on their block-mean
    similarity; clusters are lettered A, B, C... by first appearance, then
    named by the rule in docs/analysis.md ("Structure").
@@ -26,9 +28,9 @@ from soundstage.media.analysis.result import Rhythm, Section
 MAX_UNITS = 1200
 NOVELTY_HALVES = (4, 8)  # checkerboard kernel half-sizes, in units (bars)
 VIEW_WEIGHTS = {"timbre": 1.0, "energy": 1.0, "harmony": 0.25}
-BOUNDARY_COST = 0.6  # per boundary, against a novelty normalised to a maximum of 1
-PHRASE_BONUS = 0.1  # per section whose length is a multiple of PHRASE_UNITS
-PHRASE_UNITS = 4  # 4, 8, 12, 16 bars
+BOUNDARY_PENALTY = 3.0  # per boundary, in units of the song's scatter per bar
+NOVELTY_DISCOUNT = 2.0  # penalty reduction at full novelty
+FULL_NOVELTY = 0.25  # novelty contrast (similarity units) that earns the full discount
 MIN_SECTION_S = 6.0
 SAME_CLUSTER_DISTANCE = 0.45  # 1 - block-mean cosine similarity
 SUGGESTED_MIN_S = 10.0
@@ -106,12 +108,17 @@ def view_similarity(x: np.ndarray, cosine: bool = False) -> np.ndarray:
 
 
 def novelty(ssm: np.ndarray, half: int) -> np.ndarray:
-    """Foote novelty: Gaussian checkerboard kernel correlated along the diagonal."""
+    """Foote novelty: Gaussian checkerboard kernel correlated along the diagonal.
+
+    The kernel's weights sum to 1 in absolute value, so the novelty is a contrast in
+    similarity units: the (tapered) mean similarity within each side minus across.
+    """
     n = len(ssm)
     half = max(1, min(half, n // 2))
     ax = np.arange(-half, half) + 0.5
     g = np.exp(-0.5 * (ax / (0.5 * half)) ** 2)
     kernel = np.outer(g, g) * np.sign(np.outer(ax, ax))
+    kernel /= np.abs(kernel).sum()
     padded = np.pad(ssm, half, mode="reflect" if n > half else "constant")
     out = np.empty(n)
     for i in range(n):
@@ -119,39 +126,58 @@ def novelty(ssm: np.ndarray, half: int) -> np.ndarray:
     return np.maximum(out, 0.0)
 
 
-def combined_novelty(views: dict[str, np.ndarray]) -> np.ndarray:
-    """Weighted sum over views and kernel sizes of max-normalised novelties (max 1)."""
-    n = len(next(iter(views.values())))
+def view_ssms(views: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Each view's self-similarity matrix (cosine for harmony, Gaussian otherwise)."""
+    return {name: view_similarity(views[name], cosine=name == "harmony") for name in VIEW_WEIGHTS}
+
+
+def combined_novelty(ssms: dict[str, np.ndarray]) -> np.ndarray:
+    """Weighted mean over views and kernel sizes of the novelty, divided by
+    `FULL_NOVELTY` and clipped to 1. Not normalised per song: a song without
+    changes (a loop, a steady texture) keeps a low novelty everywhere."""
+    n = len(next(iter(ssms.values())))
     total = np.zeros(n)
     for name, weight in VIEW_WEIGHTS.items():
-        ssm = view_similarity(views[name], cosine=name == "harmony")
         for half in NOVELTY_HALVES:
-            nov = novelty(ssm, half)
-            total += weight * nov / (nov.max() + EPS)
-    return total / (total.max() + EPS)
+            total += weight * novelty(ssms[name], half)
+    total /= sum(VIEW_WEIGHTS.values()) * len(NOVELTY_HALVES)
+    return np.minimum(total / FULL_NOVELTY, 1.0)
 
 
-def segment_units(nov: np.ndarray, min_len: int) -> list[int]:
-    """Boundary units maximising Σ (novelty − BOUNDARY_COST) + PHRASE_BONUS per section
-    whose length is a multiple of PHRASE_UNITS; sections are at least `min_len` units
-    (the first and last may be shorter when the song is)."""
-    n = len(nov)
-    gain = np.append(nov[:n] - BOUNDARY_COST, 0.0)  # ending at n (the song's end) is free
-    best = np.full(n + 1, -np.inf)
+def view_kernel(ssms: dict[str, np.ndarray]) -> np.ndarray:
+    """Weighted mean of the views' self-similarity matrices (a positive kernel)."""
+    total = sum(VIEW_WEIGHTS.values())
+    return sum(w * ssms[name] for name, w in VIEW_WEIGHTS.items()) / total
+
+
+def segment_units(kernel: np.ndarray, nov: np.ndarray, min_len: int) -> list[int]:
+    """Boundary units minimising Σ section scatter + Σ boundary penalty.
+
+    A section's scatter is Σ k(i, i) − Σ k(i, j) / length over its units: how far
+    its bars lie from their mean in the kernel's feature space (kernel change-point
+    detection, Harchaoui & Cappé 2007). It sees a lasting change of the mix even
+    when the local novelty is small; the novelty lowers the penalty where a change
+    is sharp, which also keeps short intros that barely reduce the scatter. The
+    penalty is scaled by the song's own scatter per unit, so it does not depend on
+    the features' units or the song's length. Sections are at least `min_len` units
+    (the first and last may be shorter).
+    """
+    n = len(kernel)
+    cum = np.zeros((n + 1, n + 1))
+    cum[1:, 1:] = kernel.cumsum(axis=0).cumsum(axis=1)
+    diag = np.concatenate([[0.0], np.cumsum(np.diag(kernel))])
+    scale = max(diag[n] - cum[n, n] / n, EPS) / n
+    penalty = np.append((BOUNDARY_PENALTY - NOVELTY_DISCOUNT * nov) * scale, 0.0)
+    best = np.full(n + 1, np.inf)
     best[0] = 0.0
     back = np.zeros(n + 1, dtype=int)
-    lengths = np.arange(n + 1)
-    bonus = np.where(lengths % PHRASE_UNITS == 0, PHRASE_BONUS, 0.0)
     for j in range(1, n + 1):
-        i = np.arange(0, j - min_len + 1)
-        if len(i) == 0:
-            continue
-        cand = best[i] + bonus[j - i]
-        k = int(np.argmax(cand))
-        if np.isfinite(cand[k]):
-            best[j], back[j] = cand[k] + gain[j], int(i[k])
-    if not np.isfinite(best[n]):
-        return []
+        i = np.arange(j)
+        i = i[(j - i >= min_len) | (i == 0) | (j == n)]
+        block = cum[j, j] - cum[i, j] - cum[j, i] + cum[i, i]
+        cand = best[i] + (diag[j] - diag[i]) - block / (j - i)
+        k = int(np.argmin(cand))
+        best[j], back[j] = cand[k] + penalty[j], int(i[k])
     cuts, j = [], n
     while j > 0:
         j = back[j]
@@ -171,8 +197,9 @@ def detect_sections(feat: Features, rhythm: Rhythm, duration: float) -> list[Sec
     if len(units) < 4:
         return [Section(0.0, round(duration, 3), "A")]
     unit_s = float(np.median(np.diff(units)))
-    nov = combined_novelty(view_features(feat, units))
-    cuts = segment_units(nov, max(2, round(MIN_SECTION_S / unit_s)))
+    ssms = view_ssms(view_features(feat, units))
+    nov = combined_novelty(ssms)
+    cuts = segment_units(view_kernel(ssms), nov, max(2, round(MIN_SECTION_S / unit_s)))
     edges = (
         [0.0]
         + [

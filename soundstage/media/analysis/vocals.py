@@ -1,15 +1,19 @@
 """Vocal activity regions from a transparent frame-level detector.
 
-Per frame (docs/analysis.md, "Vocals and lyrics"):
+Per frame (docs/analysis.md, "Vocal activity"):
 - `band`: share of the harmonic (HPSS) energy in the 200–4000 Hz voice band;
 - `tonal`: 1 − spectral flatness ramp (voiced sounds are peaky, noise is flat);
-- `instability`: chroma change (1 − cosine) over ~90 ms (voices glide and wobble in pitch,
-  instruments hold notes);
+- `moving`: pitch motion of the partials (`Features.pitch_motion`, cents per 46 ms,
+  averaged over 0.3 s) ramped from 8 to 20 cents: voices glide and wobble (vibrato,
+  intonation) inside a note, plucked, struck and keyboard notes hold their pitch;
+- `instability`: chroma change (1 − cosine) over ~90 ms;
 - `timbre`: MFCC change over ~50 ms (formants move as vowels change).
-score = band · tonal · (0.5 · instability + 0.5 · timbre), median-filtered
-over 0.5 s, thresholded, regions shorter than `min_duration` dropped and gaps
-shorter than `max_gap` closed. Heuristic: voices and lead instruments with
-strong vibrato (violin, theremin) are easily confused.
+score = band · tonal · moving · (0.5 + 0.25 · instability + 0.25 · timbre),
+median-filtered over 0.5 s, thresholded, regions shorter than `min_duration`
+dropped and gaps shorter than `max_gap` closed. Heuristic: lead instruments
+with vibrato (violin, flute, theremin) can pass for a voice, and a voice
+with no pitch movement (a straight synthetic tone) or buried under an equally
+loud sustained accompaniment is missed.
 """
 
 from __future__ import annotations
@@ -21,15 +25,14 @@ from soundstage.media.analysis.descriptors import SILENCE_DBFS
 from soundstage.media.analysis.features import EPS, Features
 
 THRESHOLD = 0.2
+MOTION_CENTS = (8.0, 20.0)  # smoothed pitch motion per 46 ms: steady notes ~0, voices 20–40
 
 
 def vocal_score(feat: Features) -> np.ndarray:
     """Per-frame vocal likelihood, 0..1 (before smoothing)."""
     if feat.n_frames < 3:
         return np.zeros(feat.n_frames, dtype=np.float32)
-    harm, _ = feat.hpss
-    voice = feat.band(200, 4000)
-    band = harm[voice].sum(axis=0) / (feat.mel.sum(axis=0) + EPS)
+    band = feat.hpss_frames[2] / (feat.mel.sum(axis=0) + EPS)  # harmonic, 200–4000 Hz
     tonal = 1.0 - np.clip((feat.flatness - 0.02) / 0.2, 0.0, 1.0)
     lag = max(1, round(0.09 * feat.frame_rate))
     c = feat.chroma
@@ -46,7 +49,12 @@ def vocal_score(feat: Features) -> np.ndarray:
     timbre = uniform_filter1d(timbre, win)
     rms_db = 20.0 * np.log10(feat.rms + EPS)
     loud = rms_db > max(SILENCE_DBFS + 15.0, float(np.percentile(rms_db, 95)) - 30.0)
-    score = np.clip(band * 1.3, 0, 1) * tonal * (0.5 * instability + 0.5 * timbre) * loud
+    # pitch that keeps moving inside a note (vibrato, glides) separates a voice from
+    # plucked, struck and keyboard notes, whose note changes alone fire the cues above
+    motion = uniform_filter1d(feat.pitch_motion.astype(np.float64), win)
+    moving = np.clip((motion - MOTION_CENTS[0]) / (MOTION_CENTS[1] - MOTION_CENTS[0]), 0.0, 1.0)
+    variation = 0.5 + 0.25 * instability + 0.25 * timbre
+    score = np.clip(band * 1.3, 0, 1) * tonal * moving * variation * loud
     return score.astype(np.float32)
 
 

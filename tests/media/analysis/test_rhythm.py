@@ -10,6 +10,7 @@ import mir_eval
 import numpy as np
 import pytest
 
+from soundstage.media.analysis import rhythm
 from soundstage.media.analysis.analyze import PULSE_WARNING_CONFIDENCE
 from soundstage.media.analysis.result import Rhythm
 from soundstage.media.analysis.rhythm import estimate_rhythm
@@ -84,9 +85,55 @@ def test_half_time_feel_reports_the_backbeat_pulse(bpm):
     """Kick on 1, snare on 3, eighth hats: identical to a backbeat groove at half the
     tempo with sixteenth hats, so the kick/snare pulse (bpm / 2) is what a listener
     taps; the notated quarter is not marked by any accent."""
-    y, _ = synth.drum_pattern(bpm, 30.0, 22050, style="half", seed=bpm)
+    y, truth = synth.drum_pattern(bpm, 30.0, 22050, style="half", seed=bpm)
+    assert truth["bpm"] == bpm / 2 and truth["notated_bpm"] == bpm
     r = estimate_rhythm(y, 22050)
     assert r.bpm == pytest.approx(bpm / 2, rel=0.04)
+    assert beat_f(truth["beats"], r.beats) >= 0.9
+
+
+@pytest.mark.parametrize(
+    ("notated", "tapped"), [(45, 90), (55, 110), (70, 70), (115, 115), (128, 64), (210, 105)]
+)
+def test_half_time_reference_is_the_tapped_level(notated, tapped):
+    """The bench's reference: the kick-snare pulse, doubled while slower than 60 BPM."""
+    _, truth = synth.drum_pattern(notated, 10.0, 22050, style="half")
+    assert synth.half_time_tactus(notated) == tapped
+    assert truth["bpm"] == tapped
+    assert np.allclose(np.diff(truth["beats"]), 60.0 / tapped)
+
+
+def _backbeat_with_soft_kick(bpm: float, kick_gain: float, sr: int = 22050) -> np.ndarray:
+    """Kick on 1 and 3 at `kick_gain`, a full-level snare on 2 and 4, eighth hats."""
+    rng = np.random.default_rng(7)
+    out = np.zeros(30 * sr)
+    kick, snare, hat = synth._kick(sr), synth._snare(sr, rng), synth._hat(sr, rng)
+    period = 60.0 / bpm
+    for i, t in enumerate(np.arange(0.0, 30.0, period)):
+        synth._add(out, kick if i % 2 == 0 else snare, t, sr, kick_gain if i % 2 == 0 else 1.0)
+        synth._add(out, hat, t, sr, 0.5)
+        synth._add(out, hat, t + period / 2, sr, 0.5)
+    out += 0.003 * rng.standard_normal(len(out))
+    return (0.8 * out / np.abs(out).max()).astype(np.float32)
+
+
+@pytest.mark.parametrize("bpm", [90, 130])
+def test_backbeat_with_a_soft_kick_is_not_halved(bpm):
+    """A snare much louder than the kick makes the beats alternate loud/soft like
+    beats and off-beats, but the soft beats carry the kick: they are beats."""
+    r = estimate_rhythm(_backbeat_with_soft_kick(bpm, 0.25), 22050)
+    assert r.bpm == pytest.approx(bpm, rel=0.04)
+
+
+def test_beats_move_onto_the_loud_phase():
+    """Beats tracked on the off-beats move to the louder series between them."""
+    accent = np.zeros(2000, dtype=np.float32)
+    accent[100:1900:40] = 1.0  # loud events every 40 frames from frame 100
+    accent[120:1900:40] = 0.2  # soft off-beats: where the tracker sat
+    off = np.arange(120.0, 1900.0, 40.0)
+    moved = rhythm._on_beat_phase(off, accent, 1.5)
+    assert np.allclose(moved[:-1] % 40, 20.0)  # frame 140, 180, ...: the loud ones
+    assert rhythm._on_beat_phase(np.arange(100.0, 1900.0, 40.0), accent, 1.5)[0] == 100.0
 
 
 def test_very_slow_drums_give_the_pulse_or_its_double():

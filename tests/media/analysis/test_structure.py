@@ -13,6 +13,7 @@ from soundstage.media.analysis.result import Rhythm, Section
 from soundstage.media.analysis.structure import (
     detect_sections,
     name_sections,
+    segment_units,
     suggested_sections,
 )
 
@@ -62,6 +63,43 @@ def test_detect_sections_finds_the_alternation_and_tiles():
     labels = [s.label for s in sections]
     assert labels[0] != labels[1]
     assert len(set(labels)) <= 3
+
+
+def _loop(repeats: int = 16) -> tuple[np.ndarray, Rhythm]:
+    """A 4-bar phrase (C, Am, F, G triads, one per 2-s bar, a noise click per beat) looped."""
+    rng = np.random.default_rng(1)
+    t = np.arange(2 * SR) / SR
+    bars = []
+    for root in (261.63, 220.0, 174.61, 196.0):
+        y = sum(0.1 * np.sin(2 * np.pi * root * r * t) for r in (1.0, 1.26, 1.5))
+        for beat in range(4):
+            i = beat * SR // 2
+            y[i : i + 800] += 0.3 * rng.standard_normal(800) * np.exp(-np.arange(800) / 150)
+        bars.append(y)
+    y = np.tile(np.concatenate(bars), repeats).astype(np.float32)
+    beats = _beats(len(y) / SR)
+    return y, Rhythm(120.0, 0.9, beats, beats[::4], 4)
+
+
+def test_a_looped_phrase_is_one_section():
+    """Chord changes inside a repeated phrase are not section changes."""
+    y, rhythm = _loop()
+    duration = len(y) / SR
+    sections = detect_sections(compute_features(y), rhythm, duration)
+    assert [s.start for s in sections] == [0.0], sections
+    _check_tiling(sections, duration)
+
+
+def test_segment_units_cuts_where_the_kernel_blocks_change():
+    rng = np.random.default_rng(0)
+    groups = np.repeat([0, 1, 0, 2], [10, 12, 8, 10])  # A B A C, a repeat does not merge
+    kernel = np.where(groups[:, None] == groups[None, :], 0.9, 0.2)
+    kernel = kernel + 0.05 * rng.random(kernel.shape)
+    kernel = (kernel + kernel.T) / 2
+    np.fill_diagonal(kernel, 1.0)
+    flat = np.zeros(len(groups))
+    assert segment_units(kernel, flat, 3) == [10, 22, 30]
+    assert segment_units(np.full((40, 40), 0.9), flat, 3) == []
 
 
 def test_silence_is_one_section():
