@@ -175,3 +175,22 @@ def test_the_sweep_resumes_a_parent_whose_children_all_ended(db, owner):
     with db.session() as session:
         assert resume_finished_parents(session) == [parent_id]
     assert load(db, parent_id).state == S.QUEUED
+
+
+def test_a_child_the_cancel_missed_stops_before_it_starts(db, owner, runner_factory):
+    """The cancel cascade skips child rows another transaction holds (one being claimed);
+    such a child finds its parent ended and is cancelled without running."""
+    ran: list[int] = []
+    register_job_type("t.square", lambda ctx, payload: ran.append(payload["n"]) or {"square": 0})
+    register_job_type("t.gather", _gather)
+    with db.session() as session:
+        parent = Job(type="t.gather", owner_id=owner, state=S.CANCELLED, payload={"n": 1})
+        session.add(parent)
+        session.flush()
+        child = Job(type="t.square", owner_id=owner, parent_id=parent.id, payload={"n": 0})
+        session.add(child)
+        session.commit()
+        child_id = child.id
+    runner = runner_factory()
+    assert runner.run_once()
+    assert load(db, child_id).state == S.CANCELLED and ran == []

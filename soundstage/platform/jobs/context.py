@@ -20,7 +20,7 @@ from soundstage.platform.jobs.errors import (
     JobOverBudget,
     JobParked,
 )
-from soundstage.platform.jobs.models import Job, JobState
+from soundstage.platform.jobs.models import TERMINAL_STATES, Job, JobState
 from soundstage.platform.storage.base import Storage
 
 if TYPE_CHECKING:
@@ -95,10 +95,10 @@ class JobContext:
                 .values(**values)
                 .execution_options(synchronize_session=False)
             )
-            cancelled = session.scalar(select(Job.cancel_requested).where(Job.id == self.job_id))
+            cancelled = self._cancel_reason(session)
             session.commit()
         if cancelled:
-            raise JobCancelled("cancelled by request")
+            raise JobCancelled(cancelled)
 
     def reporter(self, start: float = 0.0, end: float = 100.0) -> Callable[[float, str], None]:
         """A pipeline's (0..1 fraction, stage) callback mapped onto start..end % of this job."""
@@ -125,8 +125,23 @@ class JobContext:
         """Raise JobCancelled now if cancellation was requested (no progress write)."""
         self._check_stop()
         with self.db.session() as session:
-            if session.scalar(select(Job.cancel_requested).where(Job.id == self.job_id)):
-                raise JobCancelled("cancelled by request")
+            cancelled = self._cancel_reason(session)
+        if cancelled:
+            raise JobCancelled(cancelled)
+
+    def _cancel_reason(self, session: Session) -> str | None:
+        """Why this job must stop: a cancel request, or (a child job) its parent has ended.
+
+        The parent's cancel marks its children too, but skips rows another transaction
+        holds at that moment (one being claimed, say); those stop here."""
+        if session.scalar(select(Job.cancel_requested).where(Job.id == self.job_id)):
+            return "cancelled by request"
+        if self.parent_id is None:
+            return None
+        parent_state = session.scalar(select(Job.state).where(Job.id == self.parent_id))
+        if parent_state is None or parent_state in TERMINAL_STATES:
+            return "its parent job ended"
+        return None
 
     # -- fan-out -----------------------------------------------------------------------------
 

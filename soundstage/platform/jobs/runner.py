@@ -166,6 +166,8 @@ class EmbeddedRunner:
         log.info("job %s (%s) attempt %d started", job.id, job.type, job.attempts)
         clock = _AttemptClock()
         try:
+            if job.parent_id is not None:  # a child whose parent ended meanwhile does not start
+                ctx.check_cancelled()
             result = job_type.handler(ctx, dict(job.payload or {}))
         except Exception as exc:
             self._record_compute(job, clock)
