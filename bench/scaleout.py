@@ -36,6 +36,10 @@ import psycopg
 import redis
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+
+from music_generation import write_section  # noqa: E402
+
 SOUNDSTAGE = Path(sys.executable).with_name("soundstage")
 SECTION = "## Scale-out throughput"
 PROMPT = "rain on a tin roof, slow piano, warm pads"
@@ -359,19 +363,6 @@ def markdown(result: dict, args: argparse.Namespace) -> str:
         f"({result['tracks_total']} tracks, warm-ups included).",
     ]
     return "\n".join(lines) + "\n"
-
-
-def write_section(text: str, path: Path = ROOT / "docs" / "benchmarks.md") -> None:
-    """Replace (or append) the section whose heading is the first line of `text`."""
-    heading = text.splitlines()[0]
-    doc = path.read_text() if path.exists() else "# Benchmarks\n\n"
-    if heading in doc:
-        start = doc.index(heading)
-        end = doc.find("\n## ", start + len(heading))
-        doc = doc[:start] + text + (doc[end + 1 :] if end != -1 else "")
-    else:
-        doc = doc.rstrip() + "\n\n" + text
-    path.write_text(doc)
 
 
 def main() -> None:

@@ -21,6 +21,7 @@ from soundstage.platform.jobs.errors import (
     JobParked,
 )
 from soundstage.platform.jobs.models import TERMINAL_STATES, Job, JobState
+from soundstage.platform.jobs.service import lock_job
 from soundstage.platform.storage.base import Storage
 
 if TYPE_CHECKING:
@@ -163,7 +164,7 @@ class JobContext:
 
         self._check_stop()
         with self.db.session() as session:
-            job = session.get(Job, self.job_id, with_for_update=True, populate_existing=True)
+            job = lock_job(session, self.job_id)
             if job is None or job.state != JobState.RUNNING or job.attempts != self.attempt:
                 raise JobInterrupted("this attempt no longer owns the job")
             park_for_children(
