@@ -1,16 +1,21 @@
 """Song form: section boundaries and labels, and beat-aligned video sections.
 
-1. Units are bars (from the downbeats); per bar, three views: timbre (MFCC
-   1–12), energy (log band energies, loudness, onset flux) and harmony
-   (chroma). Songs with more than `MAX_UNITS` bars are grouped in runs of bars.
-2. Each view's self-similarity matrix gives a Foote novelty curve
-   (checkerboard kernel along the diagonal, Foote 2000); their weighted mean is
-   a kernel for change-point detection.
+1. Units are bars (from the downbeats); per bar, four views: timbre (MFCC
+   1–12), energy (log band energies, loudness, onset flux), loudness and
+   harmony (chroma). Songs with more than `MAX_UNITS` bars are grouped in runs
+   of bars.
+2. Each view's self-similarity matrix (features scaled by their bar-to-bar
+   jitter, so steady features that change at a few places count most) gives a
+   Foote novelty curve (checkerboard kernel along the diagonal, Foote 2000);
+   the matrices' weighted mean is a kernel for change-point detection.
 3. Boundaries minimise the kernel change-point cost (Harchaoui & Cappé 2007:
    the within-section scatter of the bars in the kernel's feature space) plus
    a penalty per boundary that is lower where the novelty is high, by dynamic
    programming, with sections at least `MIN_SECTION_S` long.
-4. Labels: average-linkage clustering of the segments on their block-mean
+4. All boundaries move by the same whole number of beats (usually none) when
+   the sharpest beat-to-beat changes sit off the bar lines: a downbeat phase
+   that is a beat or two off.
+5. Labels: average-linkage clustering of the segments on their block-mean
    similarity; clusters are lettered A, B, C... by first appearance, then
    named by the rule in docs/analysis.md ("Structure").
 """
@@ -27,11 +32,15 @@ from soundstage.media.analysis.result import Rhythm, Section
 
 MAX_UNITS = 1200
 NOVELTY_HALVES = (4, 8)  # checkerboard kernel half-sizes, in units (bars)
-VIEW_WEIGHTS = {"timbre": 1.0, "energy": 1.0, "harmony": 0.25}
+VIEW_WEIGHTS = {"timbre": 1.0, "energy": 1.0, "loudness": 1.0, "harmony": 0.25}
+JITTER_FLOOR = 0.25  # a feature's noise is at least this share of its spread over the song
+LOUDNESS_RANGE_DB = 80.0  # loudness floor below the song's loudest frame (silence)
 BOUNDARY_PENALTY = 3.0  # per boundary, in units of the song's scatter per bar
 NOVELTY_DISCOUNT = 2.0  # penalty reduction at full novelty
 FULL_NOVELTY = 0.25  # novelty contrast (similarity units) that earns the full discount
 MIN_SECTION_S = 6.0
+PHASE_MAX_BEATS = 2  # the bar grid may be off by up to this many beats either way
+PHASE_MIN_EDGES = 3  # boundaries needed to judge the bar grid's phase
 SAME_CLUSTER_DISTANCE = 0.45  # 1 - block-mean cosine similarity
 SUGGESTED_MIN_S = 10.0
 SUGGESTED_MAX_S = 60.0
@@ -49,7 +58,8 @@ def beat_grid(rhythm: Rhythm, duration: float) -> np.ndarray:
 def unit_grid(rhythm: Rhythm, duration: float) -> np.ndarray:
     """Unit start times: bars (from the downbeats), else groups of 4 beats, else 2 s.
 
-    Sections start on bar lines, so boundaries are chosen among unit starts. A
+    Sections start on bar lines, so boundaries are chosen among unit starts (then
+    all moved by the same number of beats if `beat_phase_shift` says so). A
     pickup before the first downbeat is a unit of its own. Songs with more than
     `MAX_UNITS` bars are grouped in runs of bars.
     """
@@ -76,32 +86,53 @@ def unit_features(feat: Features, unit_starts: np.ndarray) -> np.ndarray:
     return x / (np.linalg.norm(x, axis=1, keepdims=True) + EPS)
 
 
-def view_features(feat: Features, unit_starts: np.ndarray) -> dict[str, np.ndarray]:
-    """Per-unit means of three views: timbre (MFCC 1–12), energy (log band energies,
-    loudness, onset flux) and harmony (chroma, L2-normalised); rows are units."""
-    idx, counts = _frame_index(feat, unit_starts)
-
-    def mean(x: np.ndarray) -> np.ndarray:
-        return (np.add.reduceat(x, idx, axis=1) / counts).T
-
+def frame_views(feat: Features) -> dict[str, np.ndarray]:
+    """Per-frame rows (features × frames) of the four views: timbre (MFCC 1–12),
+    energy (log band energies, loudness, onset flux), loudness (RMS in dB) and
+    harmony (chroma)."""
+    loudness = 20.0 * np.log10(feat.rms + EPS)
+    loudness = np.maximum(loudness, loudness.max() - LOUDNESS_RANGE_DB)
     bands = [
         10.0 * np.log10(feat.mel[feat.band(lo, hi)].sum(axis=0) + EPS) for lo, hi in ENERGY_BANDS_HZ
     ]
-    energy = np.stack([*bands, 20.0 * np.log10(feat.rms + EPS), feat.onset_env])
-    chroma = mean(feat.chroma)
     return {
-        "timbre": mean(feat.mfcc[1:13]),
-        "energy": mean(energy),
-        "harmony": chroma / (np.linalg.norm(chroma, axis=1, keepdims=True) + EPS),
+        "timbre": feat.mfcc[1:13],
+        "energy": np.stack([*bands, loudness, feat.onset_env]),
+        "loudness": loudness[None],
+        "harmony": feat.chroma,
     }
 
 
+def view_features(
+    feat: Features, unit_starts: np.ndarray, frames: dict[str, np.ndarray] | None = None
+) -> dict[str, np.ndarray]:
+    """Per-unit means of the views (`frame_views`; chroma L2-normalised); rows are units."""
+    frames = frame_views(feat) if frames is None else frames
+    idx, counts = _frame_index(feat, unit_starts)
+    views = {name: (np.add.reduceat(x, idx, axis=1) / counts).T for name, x in frames.items()}
+    if "harmony" in views:
+        chroma = views["harmony"]
+        views["harmony"] = chroma / (np.linalg.norm(chroma, axis=1, keepdims=True) + EPS)
+    return views
+
+
 def view_similarity(x: np.ndarray, cosine: bool = False) -> np.ndarray:
-    """Self-similarity: cosine, or a Gaussian of the distance between z-scored rows
-    (scaled by the median squared distance)."""
+    """Self-similarity: cosine, or a Gaussian of the distance between rows scaled by
+    each feature's unit-to-unit jitter (bandwidth: the median squared distance).
+
+    The jitter (a robust estimate of how much a feature moves between neighbouring
+    units, at least `JITTER_FLOOR` of its spread over the song) is its noise within
+    a section: a feature that changes at a few places and holds still in between
+    (loudness, a layer's band) weighs more than one that moves with every chord
+    (the bass band under a moving bass line).
+    """
     if cosine:
         return x @ x.T
-    z = (x - x.mean(axis=0)) / (x.std(axis=0) + 1e-6)
+    spread = x.std(axis=0)
+    jitter = 1.4826 / math.sqrt(2.0) * np.median(np.abs(np.diff(x, axis=0)), axis=0)
+    if len(x) < 3:
+        jitter = spread
+    z = (x - x.mean(axis=0)) / (np.maximum(jitter, JITTER_FLOOR * spread) + 1e-6)
     sq = (z * z).sum(axis=1)
     d2 = np.maximum(sq[:, None] + sq[None, :] - 2.0 * (z @ z.T), 0.0) / z.shape[1]
     return np.exp(-d2 / (float(np.median(d2)) + EPS))
@@ -186,6 +217,47 @@ def segment_units(kernel: np.ndarray, nov: np.ndarray, min_len: int) -> list[int
     return sorted(cuts)
 
 
+def beat_phase_shift(beat_rows: np.ndarray, edge_beats: np.ndarray) -> int:
+    """Beats by which to move every boundary so that boundaries sit on the sharpest changes.
+
+    `beat_rows` are per-beat features (beats × features), `edge_beats` the beat index
+    of each inner boundary (a bar line, and the downbeats may be a beat or two off).
+    Per boundary, the change into each beat within `PHASE_MAX_BEATS` of it (distance
+    between the z-scored rows of that beat and the one before), scaled to that
+    boundary's largest; the offset with the largest mean over the boundaries wins if
+    it beats the bar line itself. One shift for the song: a wrong phase is wrong
+    everywhere, and one boundary alone is unreliable (after a layer stops, its release
+    tail makes the next beat look like a change too). No shift with fewer than
+    `PHASE_MIN_EDGES` boundaries.
+    """
+    n = len(beat_rows)
+    if len(edge_beats) < PHASE_MIN_EDGES or n < 8:
+        return 0
+    z = (beat_rows - beat_rows.mean(axis=0)) / (beat_rows.std(axis=0) + 1e-6)
+    change = np.zeros(n)
+    change[1:] = np.linalg.norm(np.diff(z, axis=0), axis=1)  # into beat j from beat j - 1
+    offsets = np.arange(-PHASE_MAX_BEATS, PHASE_MAX_BEATS + 1)
+    at = np.asarray(edge_beats)[:, None] + offsets[None, :]
+    profile = np.where((at > 0) & (at < n), change[np.clip(at, 0, n - 1)], 0.0)
+    profile = (profile / (profile.max(axis=1, keepdims=True) + EPS)).mean(axis=0)
+    best = int(np.argmax(profile))
+    return int(offsets[best]) if profile[best] > profile[PHASE_MAX_BEATS] else 0
+
+
+def _phase_corrected(
+    feat: Features, frames: dict[str, np.ndarray], beats: np.ndarray, edges: list[float]
+) -> list[float]:
+    """The edges moved by `beat_phase_shift` beats (timbre and energy per beat)."""
+    grid = np.unique(np.concatenate([[0.0], beats]))
+    at = _nearest(grid, edges[1:-1])
+    rows = view_features(feat, grid, {name: frames[name] for name in ("timbre", "energy")})
+    shift = beat_phase_shift(np.concatenate(list(rows.values()), axis=1), at)
+    if not shift:
+        return edges
+    moved = [float(grid[i]) for i in np.clip(at + shift, 1, len(grid) - 1)]
+    return _dedupe([edges[0], *moved, edges[-1]], MIN_SECTION_S / 2)
+
+
 def detect_sections(feat: Features, rhythm: Rhythm, duration: float) -> list[Section]:
     """Labelled sections tiling [0, duration]."""
     if duration <= 0:
@@ -197,7 +269,8 @@ def detect_sections(feat: Features, rhythm: Rhythm, duration: float) -> list[Sec
     if len(units) < 4:
         return [Section(0.0, round(duration, 3), "A")]
     unit_s = float(np.median(np.diff(units)))
-    ssms = view_ssms(view_features(feat, units))
+    frames = frame_views(feat)
+    ssms = view_ssms(view_features(feat, units, frames))
     nov = combined_novelty(ssms)
     cuts = segment_units(view_kernel(ssms), nov, max(2, round(MIN_SECTION_S / unit_s)))
     edges = (
@@ -210,6 +283,7 @@ def detect_sections(feat: Features, rhythm: Rhythm, duration: float) -> list[Sec
         + [duration]
     )
     edges = _dedupe(edges, MIN_SECTION_S / 2)
+    edges = _phase_corrected(feat, frames, beats, edges)
     x = unit_features(feat, units)
     ssm = x @ x.T
     unit_edges = [int(np.searchsorted(units, e - 1e-6)) for e in edges]
@@ -232,6 +306,12 @@ def _frame_index(feat: Features, unit_starts: np.ndarray) -> tuple[np.ndarray, n
     idx = np.maximum.accumulate(idx)
     counts = np.diff(np.append(idx, n)).clip(min=1)
     return idx, counts
+
+
+def _nearest(grid: np.ndarray, times: list[float]) -> np.ndarray:
+    """Index of the grid point nearest to each time (grid sorted)."""
+    i = np.clip(np.searchsorted(grid, times), 1, len(grid) - 1)
+    return i - (np.asarray(times) - grid[i - 1] < grid[i] - np.asarray(times))
 
 
 def _dedupe(edges: list[float], min_gap: float) -> list[float]:

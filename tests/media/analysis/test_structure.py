@@ -11,10 +11,12 @@ from analysis_signals import SR
 from soundstage.media.analysis.features import compute_features
 from soundstage.media.analysis.result import Rhythm, Section
 from soundstage.media.analysis.structure import (
+    beat_phase_shift,
     detect_sections,
     name_sections,
     segment_units,
     suggested_sections,
+    view_similarity,
 )
 
 
@@ -63,6 +65,40 @@ def test_detect_sections_finds_the_alternation_and_tiles():
     labels = [s.label for s in sections]
     assert labels[0] != labels[1]
     assert len(set(labels)) <= 3
+
+
+@pytest.mark.parametrize("phase", [1, 3])
+def test_boundaries_land_on_the_changes_when_the_downbeats_are_a_beat_off(phase):
+    """Downbeats one beat late (phase 1) or early (phase 3): the bar lines miss the
+    changes by a beat, the boundaries do not."""
+    y, rhythm = _abab()
+    duration = len(y) / SR
+    shifted = Rhythm(rhythm.bpm, rhythm.bpm_confidence, rhythm.beats, rhythm.beats[phase::4], 4)
+    sections = detect_sections(compute_features(y), shifted, duration)
+    assert [s.start for s in sections] == [0.0, 12.0, 24.0, 36.0], sections
+
+
+def test_beat_phase_shift_follows_the_sharpest_changes():
+    rng = np.random.default_rng(2)
+    levels = np.repeat([0.0, 3.0, 0.0, 3.0], 40)  # changes into beats 40, 80 and 120
+    rows = np.stack([levels, -levels], axis=1) + 0.3 * rng.standard_normal((160, 2))
+    changes = np.array([40, 80, 120])
+    assert beat_phase_shift(rows, changes) == 0
+    assert beat_phase_shift(rows, changes + 1) == -1  # bar lines a beat late
+    assert beat_phase_shift(rows, changes - 2) == 2
+    assert beat_phase_shift(rows, changes[:2] + 1) == 0  # too few boundaries to judge
+
+
+def test_steady_features_outweigh_jittery_ones():
+    """A feature that steps once and holds still makes two blocks in the similarity even
+    beside three features that jump from bar to bar as much as the step."""
+    rng = np.random.default_rng(3)
+    step = np.repeat([0.0, 1.0], 32) + 0.05 * rng.standard_normal(64)
+    x = np.column_stack([step, *(0.7 * rng.standard_normal((3, 64)))])
+    ssm = view_similarity(x)
+    within = (ssm[:32, :32].mean() + ssm[32:, 32:].mean()) / 2
+    across = ssm[:32, 32:].mean()
+    assert within - across > 0.5, (within, across)  # plain z-scores: 0.24
 
 
 def _loop(repeats: int = 16) -> tuple[np.ndarray, Rhythm]:
