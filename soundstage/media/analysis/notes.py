@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import importlib.util
 import os
 import tempfile
 from dataclasses import dataclass
@@ -22,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from soundstage.media.analysis._models import shipped_file
 
 # Basic Pitch's fixed framing (basic_pitch/constants.py)
 MODEL_SR = 22050
@@ -56,11 +57,7 @@ class NoteEvent:
 
 def default_model_path() -> Path | None:
     """The ONNX model inside the installed basic-pitch wheel (found without importing it)."""
-    spec = importlib.util.find_spec("basic_pitch")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    root = Path(next(iter(spec.submodule_search_locations)))
-    return root / "saved_models" / "icassp_2022" / "nmp.onnx"
+    return shipped_file("basic_pitch", "saved_models", "icassp_2022", "nmp.onnx")
 
 
 @functools.lru_cache(maxsize=2)

@@ -22,7 +22,9 @@ Pipeline, all at 22.05 kHz with a 512-sample hop (≈ 43 frames per second):
    carry the kick (a backbeat with a loud snare; halved only above ~141 BPM);
    a strong event halfway between beats → too slow (double); a
    strong-weak-weak pattern → a ternary pulse (divide by 3). A move is taken
-   only when the new level passes the same tests.
+   only when the new level passes the same tests. Then a tempo CNN trained on
+   real recordings (tempo_cnn.py) may move the result by an octave when it is
+   confident and the accents do not contradict it (`_model_level`).
 4. Beats: dynamic programming (librosa's Ellis beat tracker) on our envelope,
    fed with our tempo, or with a smoothed local tempo curve when the tempo
    moves by more than a few percent; moved by k/8 of a beat when that series
@@ -54,6 +56,7 @@ from soundstage.media.analysis._onset import (
     to_mono_rate,
 )
 from soundstage.media.analysis.result import Rhythm
+from soundstage.media.analysis.tempo_cnn import class_bpms, tempo_distribution
 
 HOP = 512
 N_FFT = 2048
@@ -80,13 +83,14 @@ def estimate_rhythm(
     prior_bpm: float = 115.0,
     prior_octaves: float = 1.0,
     tightness: float = 400.0,
+    tempo_model: bool = True,
 ) -> Rhythm:
     """Tempo (BPM), beat and downbeat times (s), meter and a 0..1 confidence.
 
     `y` is mono (or channels × samples, mixed down) at any rate `sr`; it is
     analysed at 22.05 kHz. Silence, noise without a pulse and very short input
     give a valid `Rhythm` with a confidence near 0 (bpm 0 and no beats for
-    digital silence).
+    digital silence). `tempo_model=False` leaves the tempo CNN out (step 4).
     """
     y = to_mono_rate(y, sr, RHYTHM_SR)
     empty = Rhythm(bpm=0.0, bpm_confidence=0.0, beats=[], downbeats=[], meter=4)
@@ -103,6 +107,9 @@ def estimate_rhythm(
     i = int(np.argmax(weighted))
     bpm = _refine_peak(bpm_grid, weighted, i)
     bpm = _metrical_level(feats, bpm, min_bpm, max_bpm, tightness)
+    distribution = tempo_distribution(y, RHYTHM_SR) if tempo_model else None
+    if distribution is not None:
+        bpm = _model_level(feats, bpm, distribution, min_bpm, max_bpm, tightness)
     periodicity = _acf_at(acf_mean, FPS * 60.0 / bpm)
 
     tempo_curve = _local_tempo(local, bpm_grid, bpm, len(env))
@@ -226,6 +233,8 @@ LEGATO_SPLIT_BPM = 100.0  # without a clean subdivision, the octave nearer this 
 KICK_ON_WEAK = 0.8  # soft beats with this share of the loud beats' kick/bass are beats
 PHASES = 8  # beat phases tried by `_on_beat_phase` (eighths of a beat)
 PHASE_SHIFT = 1.5  # a shifted beat series this much louder replaces the tracked beats
+MODEL_CONFIDENT = 0.5  # probability the tempo CNN must give a level (±4 %) to propose it
+MODEL_MARGIN = 3.0  # ... and this many times what it gives the level the rules chose
 
 
 class _Pattern(NamedTuple):
@@ -302,6 +311,49 @@ def _metrical_level(
         seen.add(round(nxt, 3))
         bpm = nxt
     return bpm
+
+
+def _model_level(
+    feats: dict[str, np.ndarray],
+    bpm: float,
+    distribution: np.ndarray,
+    min_bpm: float,
+    max_bpm: float,
+    tightness: float,
+) -> float:
+    """The octave of `bpm` the tempo CNN prefers, unless the accents contradict it.
+
+    The CNN (tempo_cnn.py) learnt from annotated real recordings which level
+    listeners tap; the rules above only see this signal. The CNN's choice is
+    taken when it is confident (≥ `MODEL_CONFIDENT` of its probability within
+    ±4 %, ≥ `MODEL_MARGIN` × what it gives the rules' level) and the signal
+    does not rule it out: an octave up is refused when every second beat of it
+    is an off-beat and not a backbeat (the CNN doubles slow clicks and grooves),
+    an octave down when strong events sit halfway between its beats (it halves
+    fast ones). Only octaves are proposed; ternary levels stay with the rules.
+    """
+    grid = class_bpms()
+
+    def mass(tempo: float) -> float:
+        return float(distribution[np.abs(grid / tempo - 1) <= 0.04].sum())
+
+    current = mass(bpm)
+    candidates = [
+        t
+        for t in (bpm / 2, bpm * 2)
+        if max(min_bpm, LEVEL_MIN_BPM) <= t <= min(max_bpm, LEVEL_MAX_BPM)
+    ]
+    if not candidates:
+        return bpm
+    best = max(candidates, key=mass)
+    if mass(best) < MODEL_CONFIDENT or mass(best) < MODEL_MARGIN * current:
+        return bpm
+    pattern = _accent_pattern(feats, best, tightness)
+    if best > bpm and pattern.parity > TOO_FAST and not pattern.backbeat:
+        return bpm
+    if best < bpm and pattern.mid > TOO_SLOW:
+        return bpm
+    return best
 
 
 def _accent_pattern(feats: dict[str, np.ndarray], bpm: float, tightness: float) -> _Pattern:

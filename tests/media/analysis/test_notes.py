@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from mir_eval.transcription import precision_recall_f1_overlap
 
+from soundstage.media.analysis import _models
 from soundstage.media.analysis import notes as notes_mod
 from soundstage.media.analysis.notes import (
     NoteEvent,
@@ -107,7 +108,7 @@ def test_missing_model_is_reported(tmp_path):
 
 
 def test_no_basic_pitch_is_reported(monkeypatch):
-    monkeypatch.setattr(notes_mod.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(_models.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(NoteTranscriptionUnavailable):
         transcribe_notes(_render()[:SR], SR)
 
