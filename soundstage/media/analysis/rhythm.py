@@ -152,26 +152,24 @@ def _features(y: np.ndarray) -> dict[str, np.ndarray]:
     chroma_fb[:, : int(80 * N_FFT / RHYTHM_SR)] = 0.0  # ignore sub-bass and DC
     mel, chroma = reduce_spectrogram(y, N_FFT, HOP, [lambda p: mel_fb @ p, lambda p: chroma_fb @ p])
     ref = float(mel.max()) or 1.0
-    log_mel = np.log10(np.maximum(mel / ref, 1e-8))  # 80 dB range
-    prev = maximum_filter1d(log_mel, size=3, axis=0)
-    flux = np.zeros_like(log_mel)
-    flux[:, 1:] = np.maximum(0.0, log_mel[:, 1:] - prev[:, :-1])
+    mel /= ref
+    # Arrays are released as soon as they are used: on an hour-long file each is ~40 MB.
+    flux = _rising(np.log10(np.maximum(mel, 1e-8)))  # log over an 80 dB range
     centres_hz = librosa.mel_frequencies(n_mels=N_MELS + 2, fmin=27.5, fmax=RHYTHM_SR / 2)[1:-1]
     edges = np.searchsorted(centres_hz, BAND_EDGES_HZ)
     bounds = [0, *edges.tolist(), N_MELS]
     bands = []
     for lo, hi in itertools.pairwise(bounds):
         bands.append(_normalise(flux[lo:hi].mean(axis=0)) if hi > lo else np.zeros(flux.shape[1]))
+    del flux
     weights = np.asarray(BAND_WEIGHTS)
     env = np.tensordot(weights / weights.sum(), np.stack(bands), axes=1)
     # Accent: flux of mel amplitudes (not logs), so loud events (kick, snare, strummed
     # chords) outweigh quiet ones (hats, shakers, soft arpeggio notes).
-    amp = np.sqrt(mel / ref)
-    amp_prev = maximum_filter1d(amp, size=3, axis=0)
-    amp_flux = np.zeros_like(amp)
-    amp_flux[:, 1:] = np.maximum(0.0, amp[:, 1:] - amp_prev[:, :-1])
+    amp_flux = _rising(np.sqrt(mel, out=mel))
     accent = _normalise(amp_flux.sum(axis=0))
     low_accent = _normalise(amp_flux[: bounds[1]].sum(axis=0))  # kick and bass loudness
+    del amp_flux
     return {
         "env": env.astype(np.float32),
         "low": bands[0].astype(np.float32),
@@ -179,6 +177,15 @@ def _features(y: np.ndarray) -> dict[str, np.ndarray]:
         "low_accent": low_accent.astype(np.float32),
         "chroma": chroma,
     }
+
+
+def _rising(x: np.ndarray) -> np.ndarray:
+    """Positive change of each band against the previous frame's 3-band maximum (SuperFlux)."""
+    prev = maximum_filter1d(x, size=3, axis=0)
+    flux = np.zeros_like(x)
+    np.subtract(x[:, 1:], prev[:, :-1], out=flux[:, 1:])
+    del prev
+    return np.maximum(flux, 0.0, out=flux)
 
 
 def _normalise(x: np.ndarray) -> np.ndarray:
