@@ -44,8 +44,9 @@ pip_install --no-deps "tinysoundfont>=0.3.7"
 # its declared dependencies pull TensorFlow (~500 MB), so they are skipped too.
 pip_install --no-deps "basic-pitch==0.4.0"
 # Only tempocnn's shipped model file (models/cnn.h5, run by our NumPy code) is used;
-# it pins TensorFlow 2.17, so its dependencies are skipped as well.
-pip_install --no-deps "tempocnn==0.0.8"
+# it pins TensorFlow 2.17, so its dependencies are skipped as well, and its Python cap
+# (< 3.12, TensorFlow's) does not apply to a model file.
+pip_install --no-deps --ignore-requires-python "tempocnn==0.0.8"
 pip_install -e ".[${SOUNDSTAGE_EXTRAS:-test}]"
 # Compile librosa's numba kernels once, in this one process: numba's on-disk cache can be
 # torn when several processes (workers, tests) first write it at once, and a torn entry
