@@ -90,7 +90,7 @@ def estimate_rhythm(
     `y` is mono (or channels × samples, mixed down) at any rate `sr`; it is
     analysed at 22.05 kHz. Silence, noise without a pulse and very short input
     give a valid `Rhythm` with a confidence near 0 (bpm 0 and no beats for
-    digital silence). `tempo_model=False` leaves the tempo CNN out (step 4).
+    digital silence). `tempo_model=False` leaves the tempo CNN out (step 3).
     """
     y = to_mono_rate(y, sr, RHYTHM_SR)
     empty = Rhythm(bpm=0.0, bpm_confidence=0.0, beats=[], downbeats=[], meter=4)

@@ -129,9 +129,10 @@ def view_similarity(x: np.ndarray, cosine: bool = False) -> np.ndarray:
     if cosine:
         return x @ x.T
     spread = x.std(axis=0)
-    jitter = 1.4826 / math.sqrt(2.0) * np.median(np.abs(np.diff(x, axis=0)), axis=0)
-    if len(x) < 3:
+    if len(x) < 3:  # too few neighbours to estimate the jitter
         jitter = spread
+    else:
+        jitter = 1.4826 / math.sqrt(2.0) * np.median(np.abs(np.diff(x, axis=0)), axis=0)
     z = (x - x.mean(axis=0)) / (np.maximum(jitter, JITTER_FLOOR * spread) + 1e-6)
     sq = (z * z).sum(axis=1)
     d2 = np.maximum(sq[:, None] + sq[None, :] - 2.0 * (z @ z.T), 0.0) / z.shape[1]
